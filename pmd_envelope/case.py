@@ -1,0 +1,239 @@
+"""Patient cases: ``<case folder>/case.toml`` plus the design mesh (and optional anatomy mesh).
+
+A case carries a pseudonymous patient reference only. Keys that look like patient identity
+(names, birth dates, record numbers) are refused, wherever they appear in the file, so they can
+never reach an evidence record.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from pmd_envelope.errors import CaseError, InputFileError
+from pmd_envelope.units import LENGTH_UNITS_TO_MM
+
+__all__ = ["InputFile", "Request", "Scan", "Case", "load_case", "resolve_case_path"]
+
+SCHEMA = "pmd-envelope/case/1"
+_CASE_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+# A pseudonym: letters, digits and dashes, no spaces (a person's name has spaces or is a word).
+_PATIENT_REF_RE = re.compile(r"^[A-Z]{2,6}-[A-Za-z0-9-]{4,40}$")
+# Keys that carry patient identity in DICOM and hospital exports; refused anywhere in a case.
+_IDENTIFYING_KEYS = re.compile(
+    r"(^|_)(name|patient_name|first_name|last_name|surname|given_name|birth|birthdate|birth_date|dob|"
+    r"date_of_birth|mrn|ssn|social_security|national_id|address|phone|email|patient_id)($|_)")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class InputFile:
+    """An input file with its role and SHA-256."""
+
+    role: str
+    path: str  # as given, relative to the case folder where possible
+    sha256: str
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Request:
+    """The health care professional's documented request."""
+
+    id: str
+    received: str  # ISO date
+    planned_use: str  # ISO date
+    characteristics: tuple[tuple[str, str | float | int | bool], ...]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Scan:
+    modality: str
+    acquired: str  # ISO date
+    slice_thickness: float  # [mm]
+    pixel_spacing: float  # [mm]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Case:
+    """A validated case. Construct with :func:`load_case`."""
+
+    case_id: str
+    folder: str
+    case_file: InputFile
+    patient_ref: str
+    design_iteration: str
+    designer: str
+    physician_approval_ref: str | None
+    envelope_id: str
+    envelope_version: str
+    request: Request
+    scan: Scan
+    design_mesh: Path
+    design_units: str
+    anatomy_mesh: Path | None
+    anatomy_units: str | None
+
+
+def resolve_case_path(case: str | Path) -> Path:
+    """The ``case.toml`` of a case folder, or the file itself."""
+    p = Path(case)
+    if p.is_dir():
+        p = p / "case.toml"
+    if not p.is_file():
+        raise InputFileError(p, "case file not found; pass a case folder or its case.toml")
+    return p
+
+
+def sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def load_case(case: str | Path) -> Case:
+    """Load and validate a case file.
+
+    Raises
+    ------
+    InputFileError
+        The case file or a mesh it names is missing.
+    CaseError
+        A key is missing, malformed, or looks like patient identity.
+    """
+    path = resolve_case_path(case)
+    try:
+        raw = path.read_bytes()
+        doc = tomllib.loads(raw.decode("utf-8"))
+    except OSError as exc:
+        raise InputFileError(path, f"cannot read case file ({exc.strerror or exc})") from None
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise CaseError(path, f"not valid TOML ({exc})") from None
+    _refuse_identity(path, doc, "")
+    r = _CaseReader(path)
+    top = {"schema", "case_id", "patient_ref", "design_iteration", "designer", "physician_approval_ref",
+           "envelope", "request", "scan", "design", "anatomy"}
+    r.table(doc, "", top, top - {"anatomy", "physician_approval_ref"})
+    if doc["schema"] != SCHEMA:
+        r.fail("schema", f"'{doc['schema']}' is not supported; this version reads '{SCHEMA}'")
+    case_id = r.string(doc, "case_id", "", _CASE_ID_RE)
+    patient_ref = doc["patient_ref"]
+    if not isinstance(patient_ref, str) or not _PATIENT_REF_RE.match(patient_ref):
+        r.fail("patient_ref", "must be a pseudonymous reference like 'PSN-7F3A9C' (prefix, dash, code; "
+                              "never a name or birth date)")
+    env = r.table(doc["envelope"], "envelope", {"id", "version"}, {"id", "version"})
+    req = r.table(doc["request"], "request", {"id", "received", "planned_use", "characteristics"},
+                  {"id", "received", "planned_use", "characteristics"})
+    chars = req["characteristics"]
+    if not isinstance(chars, dict):
+        r.fail("request.characteristics", "must be a table of the requested characteristics")
+    for k, v in chars.items():
+        if not isinstance(v, (str, int, float, bool)):
+            r.fail(f"request.characteristics.{k}", "must be a string, number or boolean")
+    received, planned = r.date(req, "received", "request"), r.date(req, "planned_use", "request")
+    if planned < received:
+        r.fail("request.planned_use", "planned date of use is before the request was received")
+    scan = r.table(doc["scan"], "scan", {"modality", "acquired", "slice_thickness", "pixel_spacing", "length_unit"},
+                   {"modality", "acquired", "slice_thickness", "pixel_spacing", "length_unit"})
+    if scan["length_unit"] != "mm":
+        r.fail("scan.length_unit", f"unit '{scan['length_unit']}' is not allowed; use mm")
+    acquired = r.date(scan, "acquired", "scan")
+    if acquired > received:
+        r.fail("scan.acquired", "scan date is after the request was received")
+    design = r.table(doc["design"], "design", {"mesh", "units"}, {"mesh", "units"})
+    design_mesh, design_units = r.mesh(design, "design")
+    anatomy_mesh = anatomy_units = None
+    if "anatomy" in doc:
+        anat = r.table(doc["anatomy"], "anatomy", {"mesh", "units"}, {"mesh", "units"})
+        anatomy_mesh, anatomy_units = r.mesh(anat, "anatomy")
+    approval = doc.get("physician_approval_ref")
+    if approval is not None:
+        approval = r.string(doc, "physician_approval_ref", "")
+    return Case(
+        case_id=case_id, folder=str(path.parent), patient_ref=patient_ref,
+        case_file=InputFile(role="case", path=path.name, sha256=hashlib.sha256(raw).hexdigest()),
+        design_iteration=r.string(doc, "design_iteration", ""), designer=r.string(doc, "designer", ""),
+        physician_approval_ref=approval,
+        envelope_id=r.string(env, "id", "envelope"), envelope_version=r.string(env, "version", "envelope"),
+        request=Request(id=r.string(req, "id", "request"), received=received.isoformat(),
+                        planned_use=planned.isoformat(), characteristics=tuple(sorted(chars.items()))),
+        scan=Scan(modality=r.string(scan, "modality", "scan", choices=("CT", "CBCT", "MR")),
+                  acquired=acquired.isoformat(),
+                  slice_thickness=r.positive(scan, "slice_thickness", "scan"),
+                  pixel_spacing=r.positive(scan, "pixel_spacing", "scan")),
+        design_mesh=design_mesh, design_units=design_units, anatomy_mesh=anatomy_mesh, anatomy_units=anatomy_units,
+    )
+
+
+def _refuse_identity(path: Path, d, key: str) -> None:
+    if isinstance(d, dict):
+        for k, v in d.items():
+            full = f"{key}.{k}" if key else k
+            # PatientName (DICOM keyword style) -> patient_name
+            snake = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", k).lower()
+            if _IDENTIFYING_KEYS.search(snake):
+                raise CaseError(path, "looks like patient-identifying data; remove it and use the pseudonymous "
+                                      "patient_ref only", full)
+            _refuse_identity(path, v, full)
+    elif isinstance(d, list):
+        for i, v in enumerate(d):
+            _refuse_identity(path, v, f"{key}[{i}]")
+
+
+class _CaseReader:
+    def __init__(self, path: Path):
+        self.path = path
+
+    def fail(self, key: str, reason: str):
+        raise CaseError(self.path, reason, key or None)
+
+    def table(self, d, key, allowed, required) -> dict:
+        if not isinstance(d, dict):
+            self.fail(key, "must be a table")
+        unknown = sorted(set(d) - allowed)
+        if unknown:
+            self.fail(f"{key}.{unknown[0]}" if key else unknown[0], f"unknown key; allowed keys: {', '.join(sorted(allowed))}")
+        missing = sorted(required - set(d))
+        if missing:
+            self.fail(f"{key}.{missing[0]}" if key else missing[0], "required key is missing")
+        return d
+
+    def string(self, d, k, key, pattern=None, choices=None) -> str:
+        v = d.get(k)
+        full = f"{key}.{k}" if key else k
+        if not isinstance(v, str) or not v.strip():
+            self.fail(full, "must be a non-empty string")
+        if pattern is not None and not pattern.match(v):
+            self.fail(full, f"'{v}' does not match {pattern.pattern}")
+        if choices is not None and v not in choices:
+            self.fail(full, f"'{v}' is not one of: {', '.join(choices)}")
+        return v
+
+    def date(self, d, k, key) -> _dt.date:
+        v = d.get(k)
+        if not isinstance(v, _dt.date) or isinstance(v, _dt.datetime):
+            self.fail(f"{key}.{k}", "must be a TOML date (YYYY-MM-DD)")
+        return v
+
+    def positive(self, d, k, key) -> float:
+        v = d.get(k)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0 or v == float("inf"):
+            self.fail(f"{key}.{k}", "must be a positive number")
+        return float(v)
+
+    def mesh(self, d, key) -> tuple[Path, str]:
+        rel = self.string(d, "mesh", key)
+        units = d["units"]
+        if units not in LENGTH_UNITS_TO_MM:
+            self.fail(f"{key}.units", f"unit '{units}' is not known; use one of: {', '.join(LENGTH_UNITS_TO_MM)}")
+        p = Path(rel)
+        if p.is_absolute() or ".." in p.parts:
+            self.fail(f"{key}.mesh", "must be a path inside the case folder")
+        full = self.path.parent / p
+        if not full.is_file():
+            raise InputFileError(full, f"{key} mesh not found (named by {self.path.name} [{key}.mesh])")
+        return full, units

@@ -1,0 +1,135 @@
+"""Safe arithmetic expressions over named quantities, vectorised over numpy arrays.
+
+Envelope files declare how a performance model's inputs derive from measured parameters,
+manufacturing variables and constants (``"wall_thickness + thickness_deviation"``). They are
+parsed with :mod:`ast` and evaluated by walking the tree: no ``eval``, no attribute access, no
+subscripts, no comprehensions, only the whitelisted functions below. Python's ``eval`` with
+empty builtins is not a sandbox (attribute chains reach ``__subclasses__``), hence the walker.
+"""
+
+from __future__ import annotations
+
+import ast
+import operator
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["Expression", "ExpressionError", "FUNCTIONS"]
+
+#: Whitelisted functions, all elementwise on numpy arrays.
+FUNCTIONS = {
+    "sqrt": np.sqrt, "log": np.log, "log10": np.log10, "exp": np.exp,
+    "sin": np.sin, "cos": np.cos, "tan": np.tan, "abs": np.abs,
+    "min": np.minimum, "max": np.maximum, "where": np.where,
+    "radians": np.radians, "degrees": np.degrees,
+}
+_CONSTANTS = {"pi": np.pi}
+_BINOPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
+           ast.Div: operator.truediv, ast.Pow: operator.pow}
+_UNARY = {ast.USub: operator.neg, ast.UAdd: operator.pos}
+_COMPARE = {ast.Lt: operator.lt, ast.LtE: operator.le, ast.Gt: operator.gt, ast.GtE: operator.ge}
+
+
+class ExpressionError(ValueError):
+    """An expression is not allowed or names an unknown symbol (``symbol`` is set then)."""
+
+    def __init__(self, reason: str, symbol: str | None = None):
+        self.reason = reason
+        self.symbol = symbol
+        super().__init__(reason, symbol)
+
+    def __reduce__(self):
+        return (type(self), (self.reason, self.symbol))
+
+    def __str__(self) -> str:
+        return self.reason
+
+
+@dataclass(frozen=True, slots=True)
+class Expression:
+    """A parsed, validated expression.
+
+    Examples
+    --------
+    >>> e = Expression.parse("wall_thickness + dt")
+    >>> sorted(e.symbols)
+    ['dt', 'wall_thickness']
+    >>> float(e.evaluate({"wall_thickness": 2.0, "dt": -0.1}))
+    1.9
+    """
+
+    source: str
+    tree: ast.Expression
+    symbols: frozenset[str]
+
+    @classmethod
+    def parse(cls, source: str) -> "Expression":
+        if not isinstance(source, str) or not source.strip():
+            raise ExpressionError("expression must be a non-empty string")
+        if len(source) > 2000:
+            raise ExpressionError("expression longer than 2000 characters")
+        try:
+            tree = ast.parse(source.strip(), mode="eval")
+        except SyntaxError as exc:
+            raise ExpressionError(f"not a valid expression ({exc.msg})") from None
+        symbols: set[str] = set()
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call):
+                if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
+                    name = node.func.id if isinstance(node.func, ast.Name) else ast.unparse(node.func)
+                    raise ExpressionError(f"function '{name}' is not allowed; allowed: {', '.join(sorted(FUNCTIONS))}", name)
+                if node.keywords:
+                    raise ExpressionError("keyword arguments are not allowed")
+            elif isinstance(node, ast.Name):
+                if node.id.startswith("_"):
+                    raise ExpressionError(f"name '{node.id}' is not allowed", node.id)
+            elif isinstance(node, ast.Constant):
+                if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
+                    raise ExpressionError(f"constant {node.value!r} is not a number")
+            elif isinstance(node, ast.BinOp):
+                if type(node.op) not in _BINOPS:
+                    raise ExpressionError(f"operator '{type(node.op).__name__}' is not allowed")
+            elif isinstance(node, ast.UnaryOp):
+                if type(node.op) not in _UNARY:
+                    raise ExpressionError(f"operator '{type(node.op).__name__}' is not allowed")
+            elif isinstance(node, ast.Compare):
+                if len(node.ops) != 1 or type(node.ops[0]) not in _COMPARE:
+                    raise ExpressionError("only single comparisons <, <=, >, >= are allowed")
+            elif isinstance(node, ast.Attribute):
+                raise ExpressionError(f"attribute access '{ast.unparse(node)}' is not allowed", node.attr)
+            elif not isinstance(node, (ast.Expression, ast.Load, ast.operator, ast.unaryop, ast.cmpop)):
+                raise ExpressionError(f"'{type(node).__name__}' is not allowed in an expression")
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Name) and not _is_function_name(tree, node):
+                if node.id not in _CONSTANTS:
+                    symbols.add(node.id)
+        return cls(source=source, tree=tree, symbols=frozenset(symbols))
+
+    def evaluate(self, values: dict):
+        """Evaluate with ``values`` (numbers or broadcastable numpy arrays)."""
+        missing = sorted(self.symbols - set(values))
+        if missing:
+            raise ExpressionError(f"unknown symbol '{missing[0]}' in '{self.source}'", missing[0])
+        with np.errstate(all="ignore"):
+            return _eval(self.tree.body, values)
+
+
+def _is_function_name(tree: ast.AST, name: ast.Name) -> bool:
+    return any(isinstance(n, ast.Call) and n.func is name for n in ast.walk(tree))
+
+
+def _eval(node: ast.AST, values: dict):
+    if isinstance(node, ast.Constant):
+        return float(node.value)
+    if isinstance(node, ast.Name):
+        return values[node.id] if node.id in values else _CONSTANTS[node.id]
+    if isinstance(node, ast.BinOp):
+        return _BINOPS[type(node.op)](_eval(node.left, values), _eval(node.right, values))
+    if isinstance(node, ast.UnaryOp):
+        return _UNARY[type(node.op)](_eval(node.operand, values))
+    if isinstance(node, ast.Compare):
+        return _COMPARE[type(node.ops[0])](_eval(node.left, values), _eval(node.comparators[0], values))
+    if isinstance(node, ast.Call):
+        return FUNCTIONS[node.func.id](*(_eval(a, values) for a in node.args))
+    raise ExpressionError(f"'{type(node).__name__}' is not allowed")  # unreachable after parse

@@ -1,0 +1,51 @@
+"""The one glossary of parameter names.
+
+The same string is the envelope key, the measurement name, the report label and the CLI option
+(pvlib's nomenclature). Statistics (``min``, ``p01``, ``median``) are fields of a measurement,
+never parts of its name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+__all__ = ["Term", "GLOSSARY", "STATISTICS"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Term:
+    name: str
+    unit: str
+    source: str  # "mesh" (measured from the design geometry) or "case" (request / scan metadata)
+    label: str
+    description: str
+
+
+GLOSSARY: dict[str, Term] = {
+    t.name: t
+    for t in (
+        Term(name="wall_thickness", unit="mm", source="mesh", label="Wall thickness",
+             description="Local wall thickness of the design; `value` is the minimum outside the sharp-edge zone."),
+        Term(name="span", unit="mm", source="mesh", label="Span",
+             description="Largest extent of the oriented bounding box of the design."),
+        Term(name="extent_mid", unit="mm", source="mesh", label="Middle extent",
+             description="Middle extent of the oriented bounding box."),
+        Term(name="extent_min", unit="mm", source="mesh", label="Smallest extent",
+             description="Smallest extent of the oriented bounding box (the height of a plate)."),
+        Term(name="volume", unit="mm^3", source="mesh", label="Volume",
+             description="Enclosed volume (divergence theorem over the closed triangle mesh)."),
+        Term(name="surface_area", unit="mm^2", source="mesh", label="Surface area",
+             description="Sum of triangle areas."),
+        Term(name="radius_of_curvature", unit="mm", source="mesh", label="Radius of curvature",
+             description="Radius of the least-squares sphere fitted to the design's vertices."),
+        Term(name="slice_thickness", unit="mm", source="case", label="CT slice thickness",
+             description="Reconstructed slice thickness of the planning scan."),
+        Term(name="pixel_spacing", unit="mm", source="case", label="CT pixel spacing",
+             description="In-plane pixel spacing of the planning scan."),
+        Term(name="scan_age", unit="d", source="case", label="Scan age at use",
+             description="Days from scan acquisition to the planned date of use in the HCP request."),
+    )
+}
+
+#: Statistics a distribution-valued measurement can carry.
+STATISTICS = ("value", "min", "p01", "p05", "median", "max", "mean")

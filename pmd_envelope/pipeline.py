@@ -1,0 +1,213 @@
+"""The validation pipeline: case + mesh + envelope -> measurements -> checks -> worst case -> record.
+
+:func:`validate` composes the stages and returns the evidence record (a plain dict ready for
+canonical JSON) without touching the disk except to read the inputs; :func:`write_evidence`
+writes the record and the report.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from pmd_envelope.case import Case, load_case, resolve_case_path
+from pmd_envelope.conformance import CONFORMING, Check, check_parameters
+from pmd_envelope.envelope import Envelope, find_envelope, load_envelope
+from pmd_envelope.errors import CaseError
+from pmd_envelope.measure.core import MeshMeasurements, measure_mesh
+from pmd_envelope.measure.scan import measure_case
+from pmd_envelope.mesh_io import load_mesh
+from pmd_envelope.record import SCHEMA_VERSION, finalise_record, record_bytes, software_versions, write_atomic
+from pmd_envelope.settings import DEFAULT_SETTINGS, Settings
+from pmd_envelope.worstcase import WorstCase, worst_cases
+
+__all__ = ["Validation", "validate", "write_evidence", "locate_envelope_dir", "THICKNESS_MAP_POINTS"]
+
+#: Faces sampled into the record's thickness map, so the report can draw it from the record alone.
+THICKNESS_MAP_POINTS = 6000
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class Validation:
+    """The outcome of :func:`validate`: the record and the intermediate stage records."""
+
+    record: dict
+    case: Case
+    envelope: Envelope
+    mesh: MeshMeasurements
+    checks: tuple[Check, ...]
+    worst: tuple[WorstCase, ...]
+
+    @property
+    def verdict(self) -> str:
+        return self.record["verdict"]
+
+
+def locate_envelope_dir(case_folder: Path, envelope_id: str) -> Path:
+    """The nearest ``envelopes/`` folder holding ``envelope_id``: the case's ancestors, then ``./envelopes``."""
+    for folder in [case_folder.resolve(), *case_folder.resolve().parents]:
+        if (folder / "envelopes" / envelope_id).is_dir():
+            return folder / "envelopes"
+    return Path("envelopes")
+
+
+def validate(case_path: str | Path, *, envelope_dir: str | Path | None = None,
+             settings: Settings = DEFAULT_SETTINGS, now: _dt.datetime | None = None) -> Validation:
+    """Validate one case against the envelope it claims.
+
+    Parameters
+    ----------
+    case_path : str or Path
+        A case folder or its ``case.toml``.
+    envelope_dir : str or Path, optional
+        Folder of envelope files (``<id>/<version>.toml``); found from the case when omitted.
+    settings : Settings
+        Measurement settings, copied into the record.
+    now : datetime, optional
+        Time stamp of the record (UTC); the current time when omitted.
+
+    Returns
+    -------
+    Validation
+        ``record["verdict"]`` is ``conforming`` only when the mesh passes the integrity gate,
+        every check is proven conforming, and every metric's worst case meets its limit and is
+        covered by the tested construct.
+
+    Raises
+    ------
+    PmdEnvelopeError
+        When an input cannot be read or trusted (bad file, malformed envelope, unknown unit).
+    """
+    case = load_case(case_path)
+    case_file = resolve_case_path(case_path)
+    env_dir = Path(envelope_dir) if envelope_dir is not None else locate_envelope_dir(case_file.parent, case.envelope_id)
+    env_path = find_envelope(env_dir, case.envelope_id, case.envelope_version)
+    envelope = load_envelope(env_path)
+    if (envelope.id, envelope.version) != (case.envelope_id, case.envelope_version):
+        raise CaseError(case_file, f"claims envelope {case.envelope_id} {case.envelope_version} but {env_path} "
+                                   f"is {envelope.id} {envelope.version}", "envelope")
+    mesh = load_mesh(case.design_mesh, case.design_units)
+    mm = measure_mesh(mesh, settings, expected_bodies=envelope.expected_bodies, plausible_size=envelope.plausible_size)
+    measurements = {m.parameter: m for m in mm.measurements + measure_case(case)}
+    checks = check_parameters(envelope, measurements)
+    worst: tuple[WorstCase, ...] = ()
+    if mm.thickness is not None:
+        design = {p: measurements[p].value for p in measurements}
+        worst = worst_cases(envelope, design)
+
+    reasons = _reasons(envelope, mm, checks, worst)
+    inputs = [
+        {"role": "case", "path": case.case_file.path, "sha256": case.case_file.sha256},
+        {"role": "design_mesh", "path": _rel(case.design_mesh, case_file.parent), "sha256": mesh.sha256,
+         "units": case.design_units},
+        {"role": "envelope", "path": f"{envelope.id}/{envelope.version}.toml", "sha256": envelope.sha256},
+    ]
+    if case.anatomy_mesh is not None:
+        from pmd_envelope.case import sha256_file
+        inputs.append({"role": "anatomy_mesh", "path": _rel(case.anatomy_mesh, case_file.parent),
+                       "sha256": sha256_file(case.anatomy_mesh), "units": case.anatomy_units})
+    content = {
+        "schema_version": SCHEMA_VERSION,
+        "case_id": case.case_id,
+        "patient_ref": case.patient_ref,
+        "design_iteration": case.design_iteration,
+        "designer": case.designer,
+        "physician_approval_ref": case.physician_approval_ref,
+        "device": {"family": envelope.device_family, "title": envelope.title, "material": envelope.material,
+                   "process": envelope.process},
+        "verdict": CONFORMING if not reasons else "nonconforming",
+        "reasons": reasons,
+        "envelope": {"id": envelope.id, "version": envelope.version, "sha256": envelope.sha256,
+                     "status": envelope.status},
+        "request": {"id": case.request.id, "received": case.request.received,
+                    "planned_use": case.request.planned_use, "characteristics": dict(case.request.characteristics)},
+        "scan": {"modality": case.scan.modality, "acquired": case.scan.acquired,
+                 "slice_thickness": case.scan.slice_thickness, "pixel_spacing": case.scan.pixel_spacing},
+        "inputs": inputs,
+        "software": software_versions(),
+        "settings": settings.as_dict(),
+        "retention": {"implantable": envelope.implantable, "years": envelope.retention_years,
+                      "basis": "IMDRF N58: at least 15 years for implantable devices, 5 years otherwise"},
+        "mesh_integrity": mm.integrity.as_dict(),
+        "measurements": [m.as_dict() for m in measurements.values()],
+        "checks": [c.as_dict() for c in checks],
+        "worst_case": [w.as_dict() for w in worst],
+        "thickness_map": _thickness_map(mesh.vertices, mesh.faces, mm),
+    }
+    record = finalise_record(content, now=now)
+    return Validation(record=record, case=case, envelope=envelope, mesh=mm, checks=checks, worst=worst)
+
+
+def _rel(path: Path, folder: Path) -> str:
+    try:
+        return path.resolve().relative_to(folder.resolve()).as_posix()
+    except ValueError:
+        return path.name
+
+
+def _reasons(envelope: Envelope, mm: MeshMeasurements, checks, worst) -> list[dict]:
+    reasons = []
+    if envelope.status != "released":
+        reasons.append({"item": "envelope", "decision": "nonconforming",
+                        "detail": f"envelope {envelope.id} {envelope.version} is '{envelope.status}', not released"})
+    for p in mm.integrity.problems:
+        reasons.append({"item": "mesh_integrity", "decision": "nonconforming", "detail": p})
+    for c in checks:
+        if c.decision != CONFORMING:
+            reasons.append({"item": c.parameter, "decision": c.decision, "detail": c.reason})
+    for w in worst:
+        if not w.passed:
+            reasons.append({"item": w.metric, "decision": "nonconforming",
+                            "detail": f"worst case {w.value:.4g} {w.unit} at {_cfg(w)} "
+                                      f"{'below' if w.sense == 'min' else 'above'} the limit {w.limit:g} {w.unit}"})
+        if not w.coverage.covered:
+            reasons.append({"item": w.metric, "decision": "nonconforming",
+                            "detail": f"worst case {w.value:.4g} {w.unit} is weaker than the tested construct "
+                                      f"{w.coverage.report} ({w.coverage.construct_model_value:.4g} {w.unit} by the same "
+                                      f"model): the design is not covered by the physical test"})
+    if not worst and envelope.metrics:
+        reasons.append({"item": "worst_case", "decision": "not_evaluated",
+                        "detail": "worst case not evaluated: the mesh failed the integrity gate"})
+    return reasons
+
+
+def _cfg(w: WorstCase) -> str:
+    return ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in w.limiting_configuration)
+
+
+def _thickness_map(v: np.ndarray, f: np.ndarray, mm: MeshMeasurements) -> dict | None:
+    """A deterministic sample of face centroids with their thickness, for the report's map.
+
+    Coordinates are rounded to 0.01 mm and thickness to 0.001 mm (plotting only; the measured
+    values are in ``measurements``). Faces in the sharp-edge zone carry ``edge`` = 1.
+    """
+    t = mm.thickness
+    if t is None:
+        return None
+    n = len(f)
+    step = max(1, int(np.ceil(n / THICKNESS_MAP_POINTS)))
+    ids = np.arange(0, n, step)
+    finite = np.isfinite(t.per_face[ids])
+    ids = ids[finite]
+    c = v[f[ids]].mean(axis=1)
+    points = [[round(float(x), 2), round(float(y), 2), round(float(z), 2), round(float(th), 3), int(e)]
+              for (x, y, z), th, e in zip(c, t.per_face[ids], t.edge_zone[ids])]
+    return {"columns": ["x", "y", "z", "thickness", "edge"], "faces_total": n, "stride": step, "points": points}
+
+
+def write_evidence(validation: Validation, out_dir: str | Path) -> tuple[Path, Path]:
+    """Write ``<out_dir>/<case_id>/record.json`` and ``report.pdf`` atomically.
+
+    The report is rendered first (from the record alone) so a failure there leaves no record.
+    """
+    from pmd_envelope.report import render_report
+
+    folder = Path(out_dir) / validation.record["case_id"]
+    pdf = render_report(validation.record)
+    record_path, report_path = folder / "record.json", folder / "report.pdf"
+    write_atomic(report_path, pdf)
+    write_atomic(record_path, record_bytes(validation.record))
+    return record_path, report_path

@@ -1,0 +1,145 @@
+"""The evidence record: canonical JSON with a content hash, attached to the Device History Record.
+
+The content hash (SHA-256 of the canonical JSON) covers everything except the fields that
+differ between two runs on the same inputs: the record id, the creation time, and the retention
+date derived from it. So the same inputs give the same content hash, byte for byte.
+
+Canonical JSON: UTF-8, keys sorted, no whitespace, ``allow_nan=False`` (a NaN or infinity in
+evidence is a bug, not a number).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import os
+import platform
+import tempfile
+import uuid
+from importlib import metadata
+from pathlib import Path
+
+import pmd_envelope
+
+__all__ = ["SCHEMA_VERSION", "canonical_json", "content_hash", "software_versions", "retain_until",
+           "finalise_record", "write_atomic", "read_record", "record_bytes", "verify_record_hash",
+           "HASH_EXCLUDED"]
+
+SCHEMA_VERSION = "1.0"
+#: Top-level fields left out of the content hash, and why: they differ between two runs.
+HASH_EXCLUDED = ("record_id", "created_at", "integrity")
+#: Nested fields left out of the content hash (derived from ``created_at``).
+HASH_EXCLUDED_NESTED = (("retention", "retain_until"),)
+_VERSIONED = ("numpy", "scipy", "trimesh", "pandas", "matplotlib", "embreex", "manifold3d")
+
+
+def canonical_json(obj) -> bytes:
+    """Canonical JSON bytes: sorted keys, compact separators, UTF-8, no NaN or infinity."""
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode("utf-8")
+
+
+def _hashed_content(record: dict) -> dict:
+    content = {k: v for k, v in record.items() if k not in HASH_EXCLUDED}
+    for outer, inner in HASH_EXCLUDED_NESTED:
+        if isinstance(content.get(outer), dict):
+            content[outer] = {k: v for k, v in content[outer].items() if k != inner}
+    return content
+
+
+def content_hash(record: dict) -> str:
+    """SHA-256 of the canonical JSON of the record's content (time stamps and ids excluded)."""
+    return hashlib.sha256(canonical_json(_hashed_content(record))).hexdigest()
+
+
+def software_versions() -> dict:
+    """Name and version of this tool and of every library that shapes a number in the record."""
+    out = {"name": "pmd-envelope", "version": pmd_envelope.__version__,
+           "python": platform.python_version()}
+    for dist in _VERSIONED:
+        try:
+            out[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            out[dist] = "not installed"
+    return out
+
+
+def retain_until(release: _dt.datetime, years: int) -> str:
+    """Retention end date: the release date plus ``years`` (29 Feb maps to 28 Feb)."""
+    d = release.date()
+    try:
+        end = d.replace(year=d.year + years)
+    except ValueError:
+        end = d.replace(year=d.year + years, day=28)
+    return end.isoformat()
+
+
+def finalise_record(content: dict, *, now: _dt.datetime | None = None, record_id: str | None = None) -> dict:
+    """Add the id, the time stamp, the retention date and the integrity block to a record."""
+    now = (now or _dt.datetime.now(_dt.timezone.utc)).astimezone(_dt.timezone.utc).replace(microsecond=0)
+    record = dict(content)
+    record["record_id"] = record_id or str(uuid.uuid4())
+    record["created_at"] = now.isoformat().replace("+00:00", "Z")
+    record["retention"] = dict(record["retention"], retain_until=retain_until(now, record["retention"]["years"]))
+    record["integrity"] = {
+        "algorithm": "sha256",
+        "canonicalisation": "JSON, keys sorted, separators (',', ':'), UTF-8, no NaN",
+        "excluded_fields": list(HASH_EXCLUDED) + [".".join(p) for p in HASH_EXCLUDED_NESTED],
+        "content_sha256": content_hash(record),
+    }
+    return record
+
+
+def verify_record_hash(record: dict) -> bool:
+    """True when the record's stated content hash matches its content."""
+    return record.get("integrity", {}).get("content_sha256") == content_hash(record)
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write a file so that a crash leaves the old file or the new one, never a part.
+
+    Temporary file in the same folder, flush, fsync, rename over the target, fsync the folder.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        try:
+            os.unlink(tmp)
+        except FileNotFoundError:
+            pass
+        raise
+    dfd = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(dfd)
+    finally:
+        os.close(dfd)
+
+
+def record_bytes(record: dict) -> bytes:
+    """The bytes of ``record.json``: canonical JSON, indented for people, newline-terminated."""
+    return (json.dumps(record, sort_keys=True, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
+
+
+def read_record(path: str | Path) -> dict:
+    """Read a ``record.json``; raises RecordError or InputFileError naming the file."""
+    from pmd_envelope.errors import InputFileError, RecordError
+
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        raise InputFileError(path, f"cannot read record ({exc.strerror or exc})") from None
+    try:
+        record = json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RecordError(path, f"not valid JSON ({exc})") from None
+    if not isinstance(record, dict) or record.get("schema_version") != SCHEMA_VERSION:
+        raise RecordError(path, f"not a pmd-envelope record of schema version {SCHEMA_VERSION}")
+    return record

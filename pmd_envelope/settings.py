@@ -1,0 +1,65 @@
+"""Numeric settings of every measurement and search, in one frozen record.
+
+Each value says where it comes from. The record is passed explicitly (never a mutable global,
+unlike trimesh's ``tol``) and copied into every evidence record, so a reviewer sees exactly how
+the numbers were made.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+__all__ = ["Settings", "DEFAULT_SETTINGS"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Settings:
+    """Measurement and search settings.
+
+    Attributes
+    ----------
+    ray_offset_mm : float
+        Distance [mm] a thickness ray starts inside its own face. Ties the float32 ray engine's
+        self-hit epsilon to a length far below any wall of interest: 1e-4 mm is 1/1000 of the
+        thinnest wall Ti LPBF can build (0.4 mm, domain notes §3) and ~100x float32's resolution
+        at 250 mm (the build-volume size).
+    opposing_angle_deg : float
+        A ray hit counts as a wall thickness only if the hit face looks back at the start face
+        within this angle [deg]. At a sharp convex edge a ray near the edge leaves through the
+        adjacent face (angle ~90 deg): such faces form the *sharp-edge zone* and must not fake a
+        thin wall (domain notes §4). 60 deg is half-way between opposed (0 deg) and orthogonal.
+    thickness_percentiles : tuple of float
+        Area-weighted percentiles reported for distribution-valued measurements [%].
+    unit_size_slack : float
+        Factor s by which the largest extent may fall outside the envelope's plausible size range
+        [lo, hi] before the declared unit is judged implausible. An inch file read as mm shrinks
+        by 25.4x; it is caught for every design in range when hi / 25.4 < lo / s, i.e.
+        s < 25.4 lo / hi (2.03 for the cranial envelope's 20-250 mm). 2 catches it there and
+        every metre/mm confusion (1000x).
+    rng_seed : int
+        Seed of every random draw (Monte Carlo, sampling checks); recorded in the evidence.
+    """
+
+    ray_offset_mm: float = 1e-4
+    opposing_angle_deg: float = 60.0
+    thickness_percentiles: tuple[float, ...] = (1.0, 5.0, 50.0)
+    unit_size_slack: float = 2.0
+    rng_seed: int = 20261124
+
+    def __post_init__(self) -> None:
+        if not self.ray_offset_mm > 0:
+            raise ValueError("ray_offset_mm must be positive")
+        if not 0 < self.opposing_angle_deg < 90:
+            raise ValueError("opposing_angle_deg must be in (0, 90)")
+        if not self.unit_size_slack >= 1:
+            raise ValueError("unit_size_slack must be >= 1")
+        object.__setattr__(self, "thickness_percentiles", tuple(float(p) for p in self.thickness_percentiles))
+
+    def as_dict(self) -> dict:
+        """Plain-JSON form for the evidence record."""
+        d = asdict(self)
+        d["thickness_percentiles"] = list(self.thickness_percentiles)
+        return d
+
+
+DEFAULT_SETTINGS = Settings()

@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+"""Make the bundled sample cases in sample_scans/ (reproducible: fixed shapes, seeded placement).
+
+Each design is an analytic spherical-cap cranial plate (pmd_envelope.shapes) placed in scanner
+coordinates by a seeded random rotation and translation, so measurements must not depend on
+orientation. The script writes every case folder and sample_scans/MANIFEST.json with the seed,
+the closed-form truth of each design, the expected verdict, and the SHA-256 of every file; a test
+re-runs this script and checks the bytes are the same.
+
+Usage: python scripts/make_sample_cases.py [--out sample_scans]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from pmd_envelope.mesh_io import write_binary_stl
+from pmd_envelope.shapes import cap_half_angle_for_span, cap_plate_truth, spherical_cap_plate
+
+SEED = 20261124
+ENVELOPE = ("cranial-plate-ti64-lpbf", "1.0.0")
+RINGS, SEGMENTS = 40, 200
+
+CASES = [
+    # case id, inner radius R [mm], thickness t [mm], span [mm], expected verdict, why
+    ("cranial-001", 80.0, 2.0, 100.0, "conforming",
+     "every parameter inside its range by more than U; worst case far above the limit"),
+    ("cranial-002", 75.0, 0.8, 90.0, "nonconforming",
+     "wall 0.8 mm is below the envelope's 1.0 mm minimum (and the worst-case load fails)"),
+    ("cranial-003", 100.0, 1.08, 139.5, "nonconforming",
+     "thickness and span each inside their ranges, but thin and wide together fail the yield-load limit "
+     "at the worst manufacturing configuration (-0.1 mm, HIP, Z build)"),
+]
+
+CASE_TOML = """\
+# Sample case {case_id} (made by scripts/make_sample_cases.py, seed {seed}; do not edit by hand).
+# Design: spherical-cap cranial plate, inner radius {R} mm, wall {t} mm, span {span} mm.
+schema = "pmd-envelope/case/1"
+case_id = "{case_id}"
+patient_ref = "PSN-{pseudo}"
+design_iteration = "D1"
+designer = "sample-designer"
+physician_approval_ref = "APPR-{case_id}-D1"
+
+[envelope]
+id = "{env_id}"
+version = "{env_version}"
+
+[request]
+id = "HCP-REQ-2026-{num:04d}"
+received = 2026-09-20
+planned_use = 2026-11-30
+[request.characteristics]
+defect_site = "{site}"
+rim_overlap_mm = 6.0
+drainage_holes = false
+notes = "Sample request for a patient-specific cranial plate"
+
+[scan]
+modality = "CT"
+acquired = 2026-09-14
+slice_thickness = 0.625
+pixel_spacing = 0.45
+length_unit = "mm"
+
+[design]
+mesh = "design.stl"
+units = "mm"
+"""
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default=str(Path(__file__).resolve().parent.parent / "sample_scans"))
+    args = ap.parse_args(argv)
+    out = Path(args.out)
+    rng = np.random.default_rng(SEED)
+    manifest = {"seed": SEED, "generator": "scripts/make_sample_cases.py", "cases": []}
+    sites = ["left parietal", "right frontal", "bifrontal"]
+    for num, (case_id, r, t, span, verdict, why) in enumerate(CASES, start=1):
+        a = cap_half_angle_for_span(r, t, span)
+        mesh = spherical_cap_plate(r, t, a, rings=RINGS, segments=SEGMENTS)
+        rot = Rotation.random(random_state=rng)
+        shift = rng.uniform(-60.0, 60.0, size=3) + np.array([0.0, 0.0, 120.0])
+        verts = rot.apply(np.array(mesh.vertices)) + shift
+        folder = out / case_id
+        folder.mkdir(parents=True, exist_ok=True)
+        write_binary_stl(folder / "design.stl", verts, mesh.faces, header=f"pmd-envelope sample {case_id}".encode())
+        pseudo = hashlib.sha256(f"{SEED}:{case_id}".encode()).hexdigest()[:8].upper()
+        (folder / "case.toml").write_text(CASE_TOML.format(
+            case_id=case_id, seed=SEED, R=r, t=t, span=span, pseudo=pseudo, env_id=ENVELOPE[0],
+            env_version=ENVELOPE[1], num=num, site=sites[num - 1]), encoding="utf-8")
+        truth = {k: float(v) for k, v in cap_plate_truth(r, t, a).items()}
+        truth["radius_of_curvature"] = r
+        manifest["cases"].append({
+            "case_id": case_id, "expected_verdict": verdict, "why": why,
+            "design": {"inner_radius": r, "thickness": t, "span": span, "half_angle_rad": a, "rings": RINGS,
+                       "segments": SEGMENTS, "rotation_quat_xyzw": [float(x) for x in rot.as_quat()],
+                       "translation": [float(x) for x in shift]},
+            "truth": truth,
+            "files": {name: sha256(folder / name) for name in ("case.toml", "design.stl")},
+        })
+    (out / "MANIFEST.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    print(f"wrote {len(CASES)} cases to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

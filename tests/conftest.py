@@ -1,0 +1,40 @@
+"""Shared paths and fixtures. Analytic shapes come from pmd_envelope.shapes."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+ENVELOPES = ROOT / "envelopes"
+SAMPLES = ROOT / "sample_scans"
+CRANIAL_ENVELOPE = ENVELOPES / "cranial-plate-ti64-lpbf" / "1.0.0.toml"
+REAL_MESHES = ROOT.parent / "shared" / "real-meshes"
+
+requires_real_meshes = pytest.mark.skipif(not REAL_MESHES.is_dir(), reason="shared/real-meshes not beside the checkout")
+
+
+@pytest.fixture
+def case_copy(tmp_path):
+    """Copy a sample case (and the envelopes) into tmp_path so a test can edit it."""
+
+    def make(case_id: str = "cranial-001") -> Path:
+        shutil.copytree(ENVELOPES, tmp_path / "envelopes", dirs_exist_ok=True)
+        dst = tmp_path / "cases" / case_id
+        shutil.copytree(SAMPLES / case_id, dst)
+        return dst
+
+    return make
+
+
+@pytest.fixture(scope="session")
+def validations():
+    """The three sample cases validated once per session, at a fixed time stamp."""
+    import datetime as dt
+
+    from pmd_envelope.pipeline import validate
+
+    now = dt.datetime(2026, 11, 24, 12, 0, 0, tzinfo=dt.timezone.utc)
+    return {c: validate(SAMPLES / c, now=now) for c in ("cranial-001", "cranial-002", "cranial-003")}

@@ -1,0 +1,107 @@
+"""CLI contract: exit codes, one-line errors, nothing written on bad input, help everywhere."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import CRANIAL_ENVELOPE, ROOT, SAMPLES
+from pmd_envelope.cli import build_parser, main
+
+
+def run(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "pmd_envelope", *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd)
+
+
+def test_validate_conforming_exit_0(tmp_path):
+    r = run("validate", SAMPLES / "cranial-001", "--out", tmp_path / "ev")
+    assert r.returncode == 0, r.stderr
+    assert "verdict: CONFORMING" in r.stdout
+    rec = json.loads((tmp_path / "ev" / "cranial-001" / "record.json").read_text())
+    assert rec["verdict"] == "conforming" and rec["reasons"] == []
+    assert (tmp_path / "ev" / "cranial-001" / "report.pdf").read_bytes().startswith(b"%PDF")
+
+
+def test_validate_nonconforming_exit_1_still_writes(tmp_path):
+    r = run("validate", SAMPLES / "cranial-002" / "case.toml", "--out", tmp_path / "ev", "--json")
+    assert r.returncode == 1, r.stderr
+    out = json.loads(r.stdout)
+    assert out["verdict"] == "nonconforming"
+    assert any(x["item"] == "wall_thickness" for x in out["reasons"])
+    assert (tmp_path / "ev" / "cranial-002" / "record.json").is_file()
+
+
+def test_validate_bad_input_exit_2_one_line_nothing_written(case_copy, tmp_path):
+    folder = case_copy("cranial-001")
+    p = folder / "case.toml"
+    p.write_text(p.read_text().replace('units = "mm"', 'units = "furlong"'))
+    out = tmp_path / "ev"
+    r = run("validate", folder, "--out", out)
+    assert r.returncode == 2
+    assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+    assert r.stderr == (f"pmd-envelope: error: {p} [design.units]: unit 'furlong' is not known; "
+                        "use one of: mm, cm, m, in, um\n")
+    assert not out.exists()
+
+
+def test_validate_missing_case_exit_2(tmp_path):
+    r = run("validate", tmp_path / "nowhere", "--out", tmp_path / "ev")
+    assert r.returncode == 2
+    assert "case file not found" in r.stderr and r.stderr.count("\n") == 1
+    assert not (tmp_path / "ev").exists()
+
+
+def test_validate_corrupt_mesh_exit_2(case_copy, tmp_path):
+    folder = case_copy("cranial-001")
+    (folder / "design.stl").write_bytes(b"solid broken\nfacet normal 0 0 1\nouter loop\nvertex 0 0\n")
+    r = run("validate", folder, "--out", tmp_path / "ev")
+    assert r.returncode == 2, r.stdout + r.stderr
+    assert "design.stl" in r.stderr and r.stderr.count("\n") == 1
+    assert not (tmp_path / "ev").exists()
+
+
+def test_measure_json(tmp_path):
+    r = run("measure", SAMPLES / "cranial-001" / "design.stl", "--units", "mm", "--json")
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    values = {m["parameter"]: m["value"] for m in out["measurements"]}
+    assert values["wall_thickness"] == pytest.approx(2.0, abs=5e-3)
+    assert out["integrity"]["passed"]
+
+
+def test_measure_requires_units():
+    r = run("measure", SAMPLES / "cranial-001" / "design.stl")
+    assert r.returncode == 2
+    assert "--units" in r.stderr
+
+
+def test_envelope_check():
+    r = run("envelope", "check", CRANIAL_ENVELOPE)
+    assert r.returncode == 0 and "valid" in r.stdout
+    assert main(["envelope", "check", str(CRANIAL_ENVELOPE), "--json"]) == 0
+
+
+def test_envelope_check_bad_file_exit_2(tmp_path):
+    p = tmp_path / "x.toml"
+    p.write_text("schema = 1")
+    r = run("envelope", "check", p)
+    assert r.returncode == 2 and r.stderr.startswith(f"pmd-envelope: error: {p}")
+
+
+def _subcommands(parser, prefix=()):
+    for action in parser._actions:
+        if action.__class__.__name__ == "_SubParsersAction":
+            for name, sub in action.choices.items():
+                yield prefix + (name,), sub
+                yield from _subcommands(sub, prefix + (name,))
+
+
+def test_every_subcommand_has_help_and_is_in_readme():
+    readme = (ROOT / "README.md").read_text()
+    for path, sub in _subcommands(build_parser()):
+        assert sub.format_help().strip()
+        assert f"pmd-envelope {' '.join(path)}" in readme, f"README does not document {' '.join(path)}"
+    r = run("--help")
+    assert r.returncode == 0 and "exit codes" in r.stdout

@@ -1,0 +1,117 @@
+"""The integrity gate on analytic shapes and on real-world meshes (shared/real-meshes)."""
+
+import numpy as np
+import pytest
+
+from conftest import REAL_MESHES, requires_real_meshes
+from pmd_envelope.errors import InputFileError, MeshError, UnitError
+from pmd_envelope.integrity import check_integrity
+from pmd_envelope.measure.core import measure_mesh
+from pmd_envelope.mesh_io import load_mesh, mesh_from_arrays, write_binary_stl
+from pmd_envelope.settings import DEFAULT_SETTINGS
+from pmd_envelope.shapes import cap_half_angle_for_span, spherical_cap_plate
+
+
+@pytest.fixture
+def cap():
+    return spherical_cap_plate(80.0, 2.0, cap_half_angle_for_span(80.0, 2.0, 100.0), rings=16, segments=64)
+
+
+def test_clean_cap_passes(cap):
+    rep = check_integrity(cap, expected_bodies=1, plausible_size=(20.0, 250.0), largest_extent=100.0)
+    assert rep.passed, rep.problems
+    assert rep.bodies == 1 and rep.boundary_edges == 0 and rep.winding_consistent
+
+
+def test_open_mesh_reported(cap):
+    m = mesh_from_arrays(cap.vertices, cap.faces[1:])
+    rep = check_integrity(m)
+    assert rep.boundary_edges == 3
+    assert any("watertight" in p for p in rep.problems)
+
+
+def test_flipped_face_breaks_winding(cap):
+    f = np.array(cap.faces)
+    f[10] = f[10, ::-1]
+    rep = check_integrity(mesh_from_arrays(cap.vertices, f))
+    assert not rep.winding_consistent
+
+
+def test_inside_out_reported(cap):
+    rep = check_integrity(mesh_from_arrays(cap.vertices, np.array(cap.faces)[:, ::-1]))
+    assert rep.winding_consistent and rep.signed_volume < 0
+    assert any("inward" in p for p in rep.problems)
+
+
+def test_degenerate_and_duplicate_faces(cap):
+    f = np.vstack([cap.faces, cap.faces[:1], [[0, 0, 1]]])
+    rep = check_integrity(mesh_from_arrays(cap.vertices, f))
+    assert rep.duplicate_faces == 1
+    assert rep.degenerate_faces == 1
+
+
+def test_inch_file_declared_mm_is_an_error(cap, tmp_path):
+    p = tmp_path / "plate.stl"
+    write_binary_stl(p, np.array(cap.vertices) / 25.4, cap.faces)  # a 100 mm plate written in inches
+    mesh = load_mesh(p, "mm")
+    mm = measure_mesh(mesh, DEFAULT_SETTINGS, expected_bodies=1, plausible_size=(20.0, 250.0))
+    assert not mm.integrity.passed
+    assert mm.integrity.unit_check.endswith("would fit if the file were in cm or in")
+    ok = measure_mesh(load_mesh(p, "in"), DEFAULT_SETTINGS, expected_bodies=1, plausible_size=(20.0, 250.0))
+    assert ok.integrity.passed
+    # 64-gon rim: the box spans 100 cos(pi/64) = 99.88 to 100 mm
+    assert 99.87 <= ok.get("span").value <= 100.0 + 1e-4
+
+
+def test_loader_errors(tmp_path):
+    with pytest.raises(InputFileError, match="not.stl.*cannot read"):
+        load_mesh(tmp_path / "not.stl", "mm")
+    (tmp_path / "x.xyz").write_text("1 2 3")
+    with pytest.raises(InputFileError, match="unsupported mesh format"):
+        load_mesh(tmp_path / "x.xyz", "mm")
+    with pytest.raises(UnitError, match="unit 'furlong' is not known"):
+        load_mesh(tmp_path / "x.xyz", "furlong")
+    p = tmp_path / "nan.stl"
+    write_binary_stl(p, np.array([[0, 0, 0], [1, 0, 0], [np.nan, 1, 0]]), np.array([[0, 1, 2]]))
+    with pytest.raises(MeshError, match="non-finite"):
+        load_mesh(p, "mm")
+
+
+@requires_real_meshes
+def test_real_soup():
+    rep = check_integrity(load_mesh(REAL_MESHES / "soup.stl", "mm"), expected_bodies=1)
+    assert rep.bodies == 100
+    assert rep.boundary_edges == 300
+    assert not rep.passed
+
+
+@requires_real_meshes
+def test_real_multibody():
+    rep = check_integrity(load_mesh(REAL_MESHES / "multibody.stl", "mm"), expected_bodies=1)
+    assert rep.bodies == 2
+    assert not rep.winding_consistent
+
+
+@requires_real_meshes
+def test_real_cube_20mm():
+    mesh = load_mesh(REAL_MESHES / "20mm-xyz-cube.stl", "mm")
+    mm = measure_mesh(mesh, DEFAULT_SETTINGS, expected_bodies=1)
+    assert mm.integrity.bodies == 1
+    assert mm.get("span").value == pytest.approx(20.0, abs=0.05)
+    assert mm.get("extent_min").value == pytest.approx(20.0, abs=0.05)
+
+
+@requires_real_meshes
+def test_real_seven_eighths_cube_sharp_edges_do_not_fake_thin_walls():
+    mesh = load_mesh(REAL_MESHES / "7_8ths_cube.stl", "mm")
+    mm = measure_mesh(mesh, DEFAULT_SETTINGS, expected_bodies=1)
+    assert mm.integrity.passed, mm.integrity.problems
+    size = mm.get("span").value
+    # every wall of the 7/8 cube is half its size thick or more: no face may report less
+    assert mm.get("wall_thickness").value >= size / 2 - 1e-4  # float32 engine
+
+
+@requires_real_meshes
+def test_real_3mf_loads_as_one_part():
+    mesh = load_mesh(REAL_MESHES / "featuretype.3MF", "mm")
+    assert len(mesh.faces) > 0

@@ -1,0 +1,68 @@
+"""The evidence record: schema, verdict logic, hashing, determinism of record and report."""
+
+import datetime as dt
+import json
+from importlib import resources
+
+import jsonschema
+import pytest
+
+from conftest import SAMPLES
+from pmd_envelope.pipeline import validate, write_evidence
+from pmd_envelope.record import content_hash, finalise_record, read_record, retain_until, verify_record_hash
+from pmd_envelope.report import render_report
+
+
+@pytest.fixture(scope="module")
+def schema():
+    return json.loads(resources.files("pmd_envelope").joinpath("schema/record.schema.json").read_text())
+
+
+@pytest.mark.parametrize("case_id", ["cranial-001", "cranial-002", "cranial-003"])
+def test_record_validates_against_schema(validations, schema, case_id):
+    rec = json.loads(json.dumps(validations[case_id].record))
+    jsonschema.validate(rec, schema)
+    assert verify_record_hash(rec)
+
+
+def test_record_fields(validations):
+    rec = validations["cranial-001"].record
+    assert rec["retention"] == {"implantable": True, "years": 15, "retain_until": "2041-11-24",
+                                "basis": rec["retention"]["basis"]}
+    assert {i["role"] for i in rec["inputs"]} == {"case", "design_mesh", "envelope"}
+    assert rec["envelope"]["id"] == "cranial-plate-ti64-lpbf"
+    assert rec["software"]["name"] == "pmd-envelope" and rec["software"]["trimesh"]
+    text = json.dumps(rec)
+    assert "Jane" not in text and "birth" not in text
+
+
+def test_same_inputs_same_content_hash_and_pdf():
+    a = validate(SAMPLES / "cranial-003", now=dt.datetime(2026, 1, 1, tzinfo=dt.timezone.utc))
+    b = validate(SAMPLES / "cranial-003", now=dt.datetime(2026, 6, 1, 8, 30, tzinfo=dt.timezone.utc))
+    assert a.record["record_id"] != b.record["record_id"]
+    assert a.record["integrity"]["content_sha256"] == b.record["integrity"]["content_sha256"]
+    assert render_report(a.record) == render_report(a.record)
+
+
+def test_changed_content_changes_hash(validations):
+    rec = json.loads(json.dumps(validations["cranial-001"].record))
+    rec["measurements"][0]["value"] += 1e-9
+    assert not verify_record_hash(rec)
+
+
+def test_retain_until_leap_day():
+    assert retain_until(dt.datetime(2028, 2, 29, tzinfo=dt.timezone.utc), 5) == "2033-02-28"
+    assert retain_until(dt.datetime(2026, 3, 1, tzinfo=dt.timezone.utc), 15) == "2041-03-01"
+
+
+def test_finalise_refuses_nan():
+    with pytest.raises(ValueError):
+        finalise_record({"retention": {"years": 5}, "x": float("nan")})
+
+
+def test_written_record_round_trips(validations, tmp_path):
+    record_path, report_path = write_evidence(validations["cranial-002"], tmp_path)
+    rec = read_record(record_path)
+    assert rec == json.loads(json.dumps(validations["cranial-002"].record))
+    assert content_hash(rec) == rec["integrity"]["content_sha256"]
+    assert report_path.read_bytes() == render_report(rec)
