@@ -131,7 +131,7 @@ def _verdict_table(rec: dict) -> str:
     for c in rec["checks"]:
         stat = "" if c["statistic"] == "value" else f" ({c['statistic']})"
         val = "-" if c["value"] is None else f"{c['value']:.4g} {c['unit']}"
-        lim = f"[{_num(c['min'])}, {_num(c['max'])}] U={c['uncertainty']:g}"
+        lim = f"{_limits(c['min'], c['max'])}  U={c['uncertainty']:g}"
         rows.append((c["parameter"] + stat, val, lim, c["decision"]))
     for w in rec["worst_case"]:
         op = ">=" if w["sense"] == "min" else "<="
@@ -149,8 +149,12 @@ def _verdict_table(rec: dict) -> str:
     return "\n".join(lines)
 
 
-def _num(x) -> str:
-    return "" if x is None else f"{x:g}"
+def _limits(lo, hi) -> str:
+    if lo is None:
+        return f"<= {hi:g}"
+    if hi is None:
+        return f">= {lo:g}"
+    return f"[{lo:g}, {hi:g}]"
 
 
 def _cmd_measure(args) -> int:

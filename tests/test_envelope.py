@@ -83,3 +83,22 @@ def test_errors_pickle_and_keep_fields():
     assert str(e2) == "env.toml [parameters.span.unit]: unit 'cm' is not allowed; use mm"
     assert isinstance(e2, ValueError) and isinstance(e2, PmdEnvelopeError)
     assert isinstance(InputFileError("x", "y"), OSError)
+
+
+def test_released_envelopes_are_never_edited():
+    """Every released envelope file is listed, with its SHA-256, in envelopes/RELEASED.sha256.
+
+    A change to a released file breaks this test: make a new version file instead and add its
+    line when it is released.
+    """
+    listed = {}
+    for line in (ENVELOPES / "RELEASED.sha256").read_text().splitlines():
+        digest, name = line.split(maxsplit=1)
+        listed[name] = digest
+    for path in sorted(ENVELOPES.glob("*/*.toml")):
+        name = path.relative_to(ENVELOPES).as_posix()
+        env = load_envelope(path)
+        if env.status == "released":
+            assert name in listed, f"{name} is released but not listed in RELEASED.sha256"
+        if name in listed:
+            assert env.sha256 == listed[name], f"{name} was edited after release; make a new version file"
