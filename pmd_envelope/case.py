@@ -7,7 +7,6 @@ never reach an evidence record.
 
 from __future__ import annotations
 
-import datetime as _dt
 import hashlib
 import re
 import tomllib
@@ -15,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pmd_envelope.errors import CaseError, InputFileError
+from pmd_envelope.tomlread import TomlReader
 from pmd_envelope.units import LENGTH_UNITS_TO_MM
 
 __all__ = ["InputFile", "Request", "Scan", "Case", "load_case", "resolve_case_path"]
@@ -184,40 +184,8 @@ def _refuse_identity(path: Path, d, key: str) -> None:
             _refuse_identity(path, v, f"{key}[{i}]")
 
 
-class _CaseReader:
-    def __init__(self, path: Path):
-        self.path = path
-
-    def fail(self, key: str, reason: str):
-        raise CaseError(self.path, reason, key or None)
-
-    def table(self, d, key, allowed, required) -> dict:
-        if not isinstance(d, dict):
-            self.fail(key, "must be a table")
-        unknown = sorted(set(d) - allowed)
-        if unknown:
-            self.fail(f"{key}.{unknown[0]}" if key else unknown[0], f"unknown key; allowed keys: {', '.join(sorted(allowed))}")
-        missing = sorted(required - set(d))
-        if missing:
-            self.fail(f"{key}.{missing[0]}" if key else missing[0], "required key is missing")
-        return d
-
-    def string(self, d, k, key, pattern=None, choices=None) -> str:
-        v = d.get(k)
-        full = f"{key}.{k}" if key else k
-        if not isinstance(v, str) or not v.strip():
-            self.fail(full, "must be a non-empty string")
-        if pattern is not None and not pattern.match(v):
-            self.fail(full, f"'{v}' does not match {pattern.pattern}")
-        if choices is not None and v not in choices:
-            self.fail(full, f"'{v}' is not one of: {', '.join(choices)}")
-        return v
-
-    def date(self, d, k, key) -> _dt.date:
-        v = d.get(k)
-        if not isinstance(v, _dt.date) or isinstance(v, _dt.datetime):
-            self.fail(f"{key}.{k}", "must be a TOML date (YYYY-MM-DD)")
-        return v
+class _CaseReader(TomlReader):
+    error = CaseError
 
     def positive(self, d, k, key) -> float:
         v = d.get(k)

@@ -8,7 +8,6 @@ how to fix it. See ``docs/formats.md`` for the format.
 
 from __future__ import annotations
 
-import datetime as _dt
 import hashlib
 import re
 import tomllib
@@ -19,6 +18,7 @@ from pmd_envelope.errors import EnvelopeError, InputFileError
 from pmd_envelope.expressions import Expression, ExpressionError
 from pmd_envelope.glossary import GLOSSARY, STATISTICS
 from pmd_envelope.models import MODELS
+from pmd_envelope.tomlread import TomlReader
 
 __all__ = [
     "Parameter", "Variable", "Level", "Constant", "TestedConstruct", "Metric", "ChangeEntry",
@@ -211,48 +211,10 @@ def load_envelope(path: str | Path) -> Envelope:
     return env
 
 
-class _Reader:
-    """Walks the TOML document, raising EnvelopeError with the key path on any problem."""
+class _Reader(TomlReader):
+    """Walks the envelope document, raising EnvelopeError with the key path on any problem."""
 
-    def __init__(self, path: Path):
-        self.path = path
-
-    def fail(self, key: str, reason: str):
-        raise EnvelopeError(self.path, reason, key)
-
-    def table(self, d, key: str, allowed: set[str], required: set[str]) -> dict:
-        if not isinstance(d, dict):
-            self.fail(key, "must be a table")
-        unknown = sorted(set(d) - allowed)
-        if unknown:
-            self.fail(f"{key}.{unknown[0]}" if key else unknown[0],
-                      f"unknown key; allowed keys: {', '.join(sorted(allowed))}")
-        missing = sorted(required - set(d))
-        if missing:
-            self.fail(f"{key}.{missing[0]}" if key else missing[0], "required key is missing")
-        return d
-
-    def string(self, d, k, key, pattern=None, choices=None, default=None):
-        v = d.get(k, default)
-        full = f"{key}.{k}" if key else k
-        if not isinstance(v, str) or not v.strip():
-            self.fail(full, "must be a non-empty string")
-        if pattern is not None and not pattern.match(v):
-            self.fail(full, f"'{v}' does not match {pattern.pattern}")
-        if choices is not None and v not in choices:
-            self.fail(full, f"'{v}' is not one of: {', '.join(choices)}")
-        return v
-
-    def number(self, d, k, key, default=None, positive=False, allow_none=False):
-        v = d.get(k, default)
-        full = f"{key}.{k}" if key else k
-        if v is None and allow_none:
-            return None
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or v != v or v in (float("inf"), float("-inf")):
-            self.fail(full, "must be a finite number")
-        if positive and not v > 0:
-            self.fail(full, "must be > 0")
-        return float(v)
+    error = EnvelopeError
 
     def envelope(self, doc: dict) -> Envelope:
         top = {"schema", "id", "version", "status", "title", "device_family", "material", "process",
@@ -314,9 +276,7 @@ class _Reader:
         for i, e in enumerate(entries):
             key = f"change_record[{i}]"
             self.table(e, key, {"version", "date", "author", "description"}, {"version", "date", "author", "description"})
-            if not isinstance(e["date"], _dt.date) or isinstance(e["date"], _dt.datetime):
-                self.fail(f"{key}.date", "must be a TOML date (YYYY-MM-DD)")
-            out.append(ChangeEntry(version=self.string(e, "version", key, _VERSION_RE), date=e["date"].isoformat(),
+            out.append(ChangeEntry(version=self.string(e, "version", key, _VERSION_RE), date=self.date(e, "date", key).isoformat(),
                                    author=self.string(e, "author", key), description=self.string(e, "description", key)))
         if out[-1].version != version:
             self.fail(f"change_record[{len(out) - 1}].version",
