@@ -246,3 +246,12 @@ def test_validation_record_carries_search_evidence(validations):
                                                             "thickness_deviation": 0.0}
     assert t["metric_at_low"] == pytest.approx(roark_yield_load(m["wall_thickness"] - 0.1, m["span"] / 2), rel=1e-12)
     assert (t["low"], t["high"]) == (-0.1, 0.1) and t["baseline"] == w["sensitivities"]["baseline"]
+
+
+def test_metric_without_variables(tmp_path):
+    env = make_envelope(tmp_path, continuous("x", 0.0, 1.0) + expression_metric("wall_thickness * 2", {"wall_thickness": 1.0},
+                                                                                 limit=5.0))
+    w = worst_case(env, env.metrics[0], {"wall_thickness": 2.0}, monte_carlo_samples=1000)
+    assert (w.value, w.limiting_configuration, w.evaluations, w.exact) == (4.0, (), 1, True)
+    assert w.monte_carlo.failures == 1000 and w.monte_carlo.probability == 1.0
+    assert w.sensitivities.variables == () and w.sensitivities.baseline == 4.0

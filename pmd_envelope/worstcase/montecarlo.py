@@ -138,7 +138,8 @@ def monte_carlo(problem: Problem, settings: Settings = DEFAULT_SETTINGS, rng=Non
     failures, total, total_sq = 0, 0.0, 0.0
     for start in range(0, n, settings.corner_chunk):
         m = min(settings.corner_chunk, n - start)
-        vals = problem.evaluate([sample_dimension(d, m, rng) for d in problem.dims])
+        # broadcast: a metric that depends on no variable evaluates to one value
+        vals = np.broadcast_to(problem.evaluate([sample_dimension(d, m, rng) for d in problem.dims]), (m,))
         problem.check_finite(vals, "a Monte Carlo sample")
         failures += int(np.count_nonzero(sign * (vals - limit) < 0))
         total += float(vals.sum())

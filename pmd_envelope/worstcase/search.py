@@ -134,15 +134,18 @@ def exhaustive_corners(problem: Problem, settings: Settings = DEFAULT_SETTINGS, 
     return best_obj, points, evaluations
 
 
-def check_monotonicity(problem: Problem, settings: Settings = DEFAULT_SETTINGS, rng=None) -> Monotonicity:
+def check_monotonicity(problem: Problem, settings: Settings = DEFAULT_SETTINGS, rng=None, *,
+                       seed: int | None = None) -> Monotonicity:
     """Monotonicity of the metric in each continuous dimension over the box.
 
     Along ``monotonicity_lines`` random lines parallel to each continuous axis (the other
     dimensions, categorical included, drawn uniformly), at ``monotonicity_points`` evenly
     spaced points, the successive differences must all keep one sign (within the relative
     tolerance of the largest value). A sampled check, not a proof: the dense sample backs it up.
+    ``seed`` is the seed to record when ``rng`` is a generator already started from it.
     """
-    seed = rng if isinstance(rng, (int, np.integer)) else None
+    if seed is None and isinstance(rng, (int, np.integer)):
+        seed = int(rng)
     rng = np.random.default_rng(rng)
     dims = problem.dims
     cont = [i for i, d in enumerate(dims) if d.continuous]
@@ -275,10 +278,7 @@ def search(problem: Problem, settings: Settings = DEFAULT_SETTINGS, rng=None) ->
     rng = np.random.default_rng(seed)
     seed = int(seed) if isinstance(seed, (int, np.integer)) else None
     dims = problem.dims
-    mono = check_monotonicity(problem, settings, rng)
-    if mono.seed is None:
-        mono = Monotonicity(directions=mono.directions, lines=mono.lines, points_per_line=mono.points_per_line,
-                            evaluations=mono.evaluations, seed=seed)
+    mono = check_monotonicity(problem, settings, rng, seed=seed)
     corners = math.prod(d.size for d in dims)
     cont = [i for i, d in enumerate(dims) if d.continuous]
     if corners <= settings.max_corners:
@@ -287,6 +287,7 @@ def search(problem: Problem, settings: Settings = DEFAULT_SETTINGS, rng=None) ->
         best_obj, best_point = float(objs[0]), points[0]
         method = f"exhaustive over {evaluations} corner configurations"
         starts = points
+        verified = True
     else:
         best_obj, best_point, evaluations, method, verified = _monotone_directions(problem, settings, rng, mono)
         starts = [best_point]
@@ -302,11 +303,11 @@ def search(problem: Problem, settings: Settings = DEFAULT_SETTINGS, rng=None) ->
                                                    best_obj, best_point, reason)
         evaluations += refinement.evaluations
         method += f"; refined by multi-start L-BFGS-B from {refinement.starts} starts ({reason})"
-        exact = False
-    else:
-        exact = True
-        if cont:
-            method += "; monotone in every continuous variable, so the worst case is at a corner"
+    elif cont:
+        method += "; monotone in every continuous variable, so the worst case is at a corner"
+    # exact: the corner argument holds (monotone, and every corner or verified directions); a
+    # requested refinement of a monotone model does not make the corner result less exact
+    exact = mono.monotone and verified
     value = problem.sign * best_obj
     return SearchResult(value=float(value), point=best_point, method=method, evaluations=int(evaluations),
                         exact=exact, monotonicity=mono, refinement=refinement)
@@ -319,7 +320,6 @@ def _monotone_directions(problem: Problem, settings: Settings, rng: np.random.Ge
     """
     dims = problem.dims
     cont = [i for i, d in enumerate(dims) if d.continuous]
-    nominal = [np.asarray(d.nominal_value()) for d in dims]
     m = len(cont)
     # one batch: for each continuous dimension its low and high bound, others nominal
     cols = []
