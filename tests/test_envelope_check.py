@@ -65,3 +65,19 @@ def test_cli_text_names_the_limiting_configuration():
                        capture_output=True, text=True, cwd=ROOT)
     assert r.returncode == 0
     assert "span=140, wall_thickness=1" in r.stdout and "does NOT cover the envelope" in r.stdout
+
+
+def test_mandible_and_guide_envelopes_are_covered_by_their_constructs():
+    mandible = load_envelope(ROOT / "envelopes" / "mandible-plate-ti64-lpbf" / "1.0.0.toml")
+    (m,) = envelope_worst_cases(mandible)
+    # M = sigma_y (h - d) t^2 / 6 at t = 1.0 - 0.1, d = 2.0 + 0.1, HIP
+    assert m.value == pytest.approx(780.0 * (6.0 - 2.1) * 0.9**2 / 6, rel=1e-12)
+    assert m.covered and m.meets_limit and m.warnings == ()
+    guide = load_envelope(ROOT / "envelopes" / "cutting-guide-pa12-sls" / "1.0.0.toml")
+    d, u = envelope_worst_cases(guide)
+    # sense max: thinnest wall (3.0 - 0.2 mm), Z build; delta = 4 F L^3 / (E b t^3), sigma = 6 F L / (b t^2)
+    assert d.value == pytest.approx(4 * 10 * 15**3 / (1450 * 20 * 2.8**3), rel=1e-12)
+    assert u.value == pytest.approx(6 * 10 * 15 / (20 * 2.8**2) / 38.0, rel=1e-12)
+    assert dict(u.limiting_configuration) == {"wall_thickness": 3.0, "build_orientation": "z",
+                                              "thickness_deviation": -0.2}
+    assert d.covered and u.covered and d.meets_limit and u.meets_limit

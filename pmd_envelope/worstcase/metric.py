@@ -31,8 +31,8 @@ class Coverage:
     measured_value: float
     covered: bool
     margin: float  # design worst minus construct, signed so that >= 0 means covered
-    relative_margin: float  # margin / |construct model value|
-    measured_to_model: float  # measured value of the construct / its model value (test vs model)
+    relative_margin: float | None  # margin / |construct model value| (None when that is 0)
+    measured_to_model: float | None  # measured value of the construct / its model value (None when 0)
     construct_configuration: tuple[tuple[str, float | str], ...]
 
     def as_dict(self) -> dict:
@@ -98,8 +98,8 @@ def _coverage(envelope: Envelope, metric: Metric, design_worst: float) -> Covera
     diff = design_worst - construct if metric.sense == "min" else construct - design_worst
     return Coverage(report=metric.tested.report, construct_model_value=construct,
                     measured_value=metric.tested.measured_value, covered=diff >= 0, margin=diff,
-                    relative_margin=diff / abs(construct) if construct else float("inf") if diff else 0.0,
-                    measured_to_model=metric.tested.measured_value / construct if construct else 0.0,
+                    relative_margin=diff / abs(construct) if construct else None,
+                    measured_to_model=metric.tested.measured_value / construct if construct else None,
                     construct_configuration=metric.tested.configuration)
 
 
