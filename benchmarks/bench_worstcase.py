@@ -21,7 +21,6 @@ import sys
 import tempfile
 import time
 import tracemalloc
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -110,7 +109,6 @@ def main(argv=None) -> int:
         tmp = Path(tmp)
         x = np.random.default_rng(0).random(10**7)
         ref, _, _ = measure(lambda: x.sum(), repeat)
-        del x
         rows.append(("reference: numpy sum of 1e7 floats", ref, None, "", ""))
 
         p20 = plate_envelope(tmp, 20)
