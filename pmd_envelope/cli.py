@@ -218,6 +218,9 @@ def _cmd_envelope_check(args) -> int:
         print("envelope worst case (design parameters across their limits x manufacturing box):")
         for e in worst:
             op = ">=" if e.sense == "min" else "<="
+            if e.value is None:
+                print(f"  {e.metric}: not searched (an envelope limit is missing; see the warning)")
+                continue
             print(f"  {e.metric}: {e.value:.4g} {e.unit} (limit {op} {e.limit:g}) at {_config(e.limiting_configuration)}")
             print(f"    method: {e.method}; {e.evaluations} evaluations")
             print(f"    tested construct {e.report}: {e.construct_model_value:.4g} {e.unit} by the same model at "

@@ -81,3 +81,16 @@ def test_mandible_and_guide_envelopes_are_covered_by_their_constructs():
     assert dict(u.limiting_configuration) == {"wall_thickness": 3.0, "build_orientation": "z",
                                               "thickness_deviation": -0.2}
     assert d.covered and u.covered and d.meets_limit and u.meets_limit
+
+
+def test_open_ended_parameter_is_a_warning_not_an_error(tmp_path, capsys):
+    p = write_envelope(tmp_path, continuous("x", 0.0, 1.0)
+                       + expression_metric("10 - x - wall_thickness", {"x": 1.0, "wall_thickness": 3.0}, limit=5.0))
+    p.write_text(p.read_text().replace("min = 1.0\nmax = 3.0", "max = 3.0", 1))
+    (e,) = envelope_worst_cases(load_envelope(p))
+    assert e.value is None and e.covered is None
+    assert e.warnings == ("m: the envelope's worst case cannot be found: parameter wall_thickness has no min "
+                          "(parameters.wall_thickness); add the limit so the tested construct can be shown to cover it",)
+    assert main(["envelope", "check", str(p)]) == 0
+    assert "m: not searched" in capsys.readouterr().out
+    assert main(["envelope", "check", str(p), "--strict"]) == 1

@@ -34,18 +34,18 @@ class EnvelopeWorstCase:
     unit: str
     limit: float
     sense: str
-    value: float
+    value: float | None  # None (with every derived field) when the envelope leaves the worst case unbounded
     limiting_configuration: tuple[tuple[str, float | str], ...]
     method: str
     evaluations: int
     exact: bool
-    limit_margin: float
-    meets_limit: bool
+    limit_margin: float | None
+    meets_limit: bool | None
     report: str
     construct_model_value: float
     construct_configuration: tuple[tuple[str, float | str], ...]
-    covered: bool
-    coverage_margin: float
+    covered: bool | None
+    coverage_margin: float | None
     warnings: tuple[str, ...]
     notes: tuple[str, ...]
 
@@ -80,10 +80,21 @@ def envelope_worst_case(envelope: Envelope, metric: Metric, settings: Settings =
         when the worst case misses the limit (designs inside the envelope can then fail the
         metric: each design's own worst case decides at validation).
     """
+    construct = construct_value(envelope, metric)
+    open_ended = [p for p in envelope.parameters if p.name in metric.symbols and (p.min is None or p.max is None)]
+    if open_ended:
+        p = open_ended[0]
+        side = "min" if p.min is None else "max"
+        return EnvelopeWorstCase(
+            metric=metric.name, model=metric.model, unit=metric.unit, limit=metric.limit, sense=metric.sense,
+            value=None, limiting_configuration=(), method="not searched", evaluations=0, exact=False,
+            limit_margin=None, meets_limit=None, report=metric.tested.report, construct_model_value=construct,
+            construct_configuration=metric.tested.configuration, covered=None, coverage_margin=None, notes=(),
+            warnings=(f"{metric.name}: the envelope's worst case cannot be found: parameter {p.name} has no {side} "
+                      f"(parameters.{p.name}); add the limit so the tested construct can be shown to cover it",))
     problem = build_problem(envelope, metric, envelope_parameters=True)
     found = search(problem, settings, settings.rng_seed if rng is None else rng)
     worst = found.value
-    construct = construct_value(envelope, metric)
     tol = settings.search_rel_tol * max(abs(worst), abs(construct))
     # covered: the construct is at least as weak as the worst case (min) / as large (max)
     cov = (worst - construct) if metric.sense == "min" else (construct - worst)
