@@ -255,3 +255,19 @@ def test_metric_without_variables(tmp_path):
     assert (w.value, w.limiting_configuration, w.evaluations, w.exact) == (4.0, (), 1, True)
     assert w.monte_carlo.failures == 1000 and w.monte_carlo.probability == 1.0
     assert w.sensitivities.variables == () and w.sensitivities.baseline == 4.0
+
+
+def test_many_variables_with_categorical_levels(tmp_path):
+    k = 24
+    body = "".join(continuous(f"v{i}", 0.0, 1.0) for i in range(k))
+    body += ('\n[variables.lot]\nkind = "categorical"\nreference = "t"\n[variables.lot.levels.a]\nq = 1.0\n'
+             '[variables.lot.levels.b]\nq = 0.7\n[variables.lot.levels.c]\nq = 1.3\n')
+    # m = q * (100 + sum_i (i - 11.5) v_i) >= q * (100 - 72): positive on the box, so q = 0.7 is the weakest level and
+    # each v_i sits at 1 when its coefficient is negative (i < 12), else at 0
+    expr = "q * (100 + " + " + ".join(f"({i - 11.5!r}) * v{i}" for i in range(k)) + ")"
+    env = make_envelope(tmp_path, body + expression_metric(expr, {f"v{i}": 0.0 for i in range(k)} | {"lot": "a"}))
+    w = worst_case(env, env.metrics[0], {}, replace(DEFAULT_SETTINGS, max_corners=2**12), monte_carlo_samples=0)
+    truth = {f"v{i}": (1.0 if i < 12 else 0.0) for i in range(k)} | {"lot": "b"}
+    assert dict(w.limiting_configuration) == truth
+    assert w.value == pytest.approx(0.7 * (100 - 72), rel=1e-12)
+    assert w.exact and "x 3 categorical combinations" in w.method
