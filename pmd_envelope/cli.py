@@ -72,12 +72,18 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("envelope", help="envelope file commands")
     esub = e.add_subparsers(dest="envelope_command", required=True, parser_class=_Parser)
-    ec = esub.add_parser("check", help="load and validate an envelope file",
+    ec = esub.add_parser("check", help="validate an envelope file and verify it against its own worst case",
                          formatter_class=argparse.RawDescriptionHelpFormatter, epilog=(
                              "example:\n  pmd-envelope envelope check envelopes/cranial-plate-ti64-lpbf/1.0.0.toml\n\n"
-                             "exit codes:\n  0  valid\n  2  invalid: one line naming the file, key and fix\n"))
+                             "exit codes:\n  0  valid (warnings, if any, are printed: a warning is a finding, not bad input)\n"
+                             "  1  valid but with warnings, only with --strict\n"
+                             "  2  invalid: one line naming the file, key and fix\n"),
+                         description="Load and validate an envelope file, then find each metric's worst case over the "
+                                     "whole envelope (every design parameter across its limits x the manufacturing "
+                                     "box) and warn when the tested construct is not at or beyond it.")
     ec.add_argument("envelope_file")
     ec.add_argument("--json", action="store_true", help="print JSON instead of a summary")
+    ec.add_argument("--strict", action="store_true", help="exit 1 when there are warnings (e.g. for CI)")
     ec.set_defaults(func=_cmd_envelope_check)
 
     r = sub.add_parser("report", help="re-render the PDF report from a saved record",
@@ -140,6 +146,12 @@ def _verdict_table(rec: dict) -> str:
         rows.append((f"{w['metric']} (tested {w['coverage']['report']})", f"{w['coverage']['construct_model_value']:.4g} {w['unit']}",
                      "design >= construct" if w["sense"] == "min" else "design <= construct",
                      "covered" if w["coverage"]["covered"] else "NOT covered"))
+        mc = w.get("monte_carlo")
+        if mc:
+            lo, hi = mc["interval"]
+            span = f"<= {hi:.2g}" if mc["upper_bound_only"] else f"{mc['probability']:.3g} [{lo:.3g}, {hi:.3g}]"
+            rows.append((f"{w['metric']} (P {'below' if w['sense'] == 'min' else 'above'} limit)", span,
+                         f"{mc['confidence']:.0%} CI, n={mc['samples']}", f"seed {mc['seed']}"))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     for r in rows:
         lines.append("  ".join(s.ljust(wd) for s, wd in zip(r, widths)).rstrip())
@@ -190,12 +202,16 @@ def _cmd_measure(args) -> int:
 
 def _cmd_envelope_check(args) -> int:
     from pmd_envelope.envelope import load_envelope
+    from pmd_envelope.worstcase import envelope_worst_cases
 
     env = load_envelope(args.envelope_file)
+    worst = envelope_worst_cases(env)
+    warnings = [w for e in worst for w in e.warnings]
     if args.json:
         print(json.dumps({"id": env.id, "version": env.version, "status": env.status, "sha256": env.sha256,
                           "parameters": [p.name for p in env.parameters], "variables": [v.name for v in env.variables],
-                          "metrics": [m.name for m in env.metrics]}, indent=2, sort_keys=True))
+                          "metrics": [m.name for m in env.metrics], "worst_case": [e.as_dict() for e in worst],
+                          "warnings": warnings}, indent=2, sort_keys=True, allow_nan=False))
     else:
         print(f"{args.envelope_file}: valid")
         print(f"  {env.id} {env.version} ({env.status}), {'implantable' if env.implantable else 'non-implantable'}, "
@@ -203,7 +219,25 @@ def _cmd_envelope_check(args) -> int:
         print(f"  parameters: {', '.join(p.name for p in env.parameters)}")
         print(f"  manufacturing variables: {', '.join(v.name for v in env.variables)}")
         print(f"  metrics: {', '.join(m.name for m in env.metrics)}")
-    return EXIT_OK
+        print("envelope worst case (design parameters across their limits x manufacturing box):")
+        for e in worst:
+            op = ">=" if e.sense == "min" else "<="
+            if e.value is None:
+                print(f"  {e.metric}: not searched (an envelope limit is missing; see the warning)")
+                continue
+            print(f"  {e.metric}: {e.value:.4g} {e.unit} (limit {op} {e.limit:g}) at {_config(e.limiting_configuration)}")
+            print(f"    method: {e.method}; {e.evaluations} evaluations")
+            print(f"    tested construct {e.report}: {e.construct_model_value:.4g} {e.unit} by the same model at "
+                  f"{_config(e.construct_configuration)}: {'covers' if e.covered else 'does NOT cover'} the envelope")
+            for n in e.notes:
+                print(f"    note: {n}")
+        for w in warnings:
+            print(f"WARNING: {w}")
+    return EXIT_NONCONFORMING if warnings and args.strict else EXIT_OK
+
+
+def _config(cfg) -> str:
+    return ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in cfg)
 
 
 def _cmd_report(args) -> int:

@@ -21,7 +21,7 @@ from pmd_envelope.models import MODELS
 from pmd_envelope.tomlread import TomlReader
 
 __all__ = [
-    "Parameter", "Variable", "Level", "Constant", "TestedConstruct", "Metric", "ChangeEntry",
+    "Parameter", "Variable", "Level", "Distribution", "Constant", "TestedConstruct", "Metric", "ChangeEntry",
     "Envelope", "load_envelope", "find_envelope",
 ]
 
@@ -30,6 +30,10 @@ _ID_RE = re.compile(r"^[a-z0-9][a-z0-9-]{1,63}$")
 _VERSION_RE = re.compile(r"^\d+\.\d+\.\d+$")
 _NAME_RE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 STATUSES = ("draft", "released", "superseded", "withdrawn")
+DISTRIBUTIONS = ("uniform", "normal", "truncated_normal")
+SEARCHES = ("auto", "global")
+#: Model name of a metric declared as an arithmetic expression in the envelope file.
+EXPRESSION_MODEL = "expression"
 METHODS = {"wall_thickness": ("ray",), "span": ("obb",), "extent_mid": ("obb",), "extent_min": ("obb",),
            "volume": ("divergence",), "surface_area": ("triangle_sum",),
            "radius_of_curvature": ("sphere_fit",), "slice_thickness": ("scan_header",),
@@ -61,22 +65,61 @@ class Level:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class Distribution:
+    """Probability distribution of a continuous (or coupled latent) variable, for Monte Carlo.
+
+    ``uniform`` spans the variable's [min, max]; ``normal`` has ``mean`` and standard deviation
+    ``sd`` and is not truncated (samples may leave the worst-case box, which is the point of
+    asking how often); ``truncated_normal`` is the normal restricted to [min, max].
+    """
+
+    kind: str
+    mean: float | None = None
+    sd: float | None = None
+
+    def describe(self, lo: float, hi: float) -> str:
+        if self.kind == "uniform":
+            return f"uniform({lo:g}, {hi:g})"
+        if self.kind == "normal":
+            return f"normal(mean={self.mean:g}, sd={self.sd:g})"
+        return f"truncated_normal(mean={self.mean:g}, sd={self.sd:g}, min={lo:g}, max={hi:g})"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Variable:
-    """A manufacturing variable: continuous with bounds, or categorical with levels."""
+    """A manufacturing variable.
+
+    ``continuous``: a value within [min, max] with an optional distribution. ``categorical``:
+    one of ``levels``, each setting named quantities, with optional ``weights`` (probabilities,
+    in level order) and a nominal level. ``coupled``: a latent continuous variable within
+    [min, max] that moves several ``derived`` quantities at once (e.g. a scale error acting on
+    thickness and span), each an expression of the latent variable and constants.
+    """
 
     name: str
-    kind: str  # "continuous" | "categorical"
+    kind: str  # "continuous" | "categorical" | "coupled"
     unit: str | None = None
     min: float | None = None
     max: float | None = None
     nominal: float | None = None
     levels: tuple[Level, ...] = ()
     reference: str = ""
+    distribution: Distribution | None = None
+    weights: tuple[float, ...] = ()
+    nominal_level: str | None = None
+    derived: tuple[tuple[str, Expression], ...] = ()
 
     @property
     def quantities(self) -> tuple[str, ...]:
-        """Names of the quantities a categorical variable sets (empty for continuous)."""
+        """Names of the quantities a categorical or coupled variable sets (empty for continuous)."""
+        if self.kind == "coupled":
+            return tuple(q for q, _ in self.derived)
         return tuple(q for q, _ in self.levels[0].quantities) if self.levels else ()
+
+    @property
+    def is_continuous(self) -> bool:
+        """True for a variable searched over an interval (continuous, or a coupled latent)."""
+        return self.kind != "categorical"
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -101,7 +144,8 @@ class Metric:
     """A performance metric: a model, how its inputs bind, and its limit.
 
     ``sense`` is ``"min"`` when the metric must stay at or above ``limit`` (a strength; the worst
-    case is the minimum) and ``"max"`` when it must stay at or below it (a deflection).
+    case is the minimum) and ``"max"`` when it must stay at or below it (a deflection). A metric
+    with ``model == "expression"`` has one input named ``expression``: the metric itself.
     """
 
     name: str
@@ -112,6 +156,7 @@ class Metric:
     inputs: tuple[tuple[str, Expression], ...]
     tested: TestedConstruct
     reference: str
+    search: str = "auto"  # "auto": corners, refined where not monotone; "global": always refined
 
     @property
     def symbols(self) -> frozenset[str]:
@@ -313,18 +358,36 @@ class _Reader(TomlReader):
 
     def variable(self, name: str, d: dict) -> Variable:
         key = f"variables.{name}"
-        kind = self.string(d, "kind", key, choices=("continuous", "categorical"))
-        if kind == "continuous":
-            self.table(d, key, {"kind", "min", "max", "nominal", "unit", "reference"}, {"kind", "min", "max", "unit", "reference"})
+        kind = self.string(d, "kind", key, choices=("continuous", "categorical", "coupled"))
+        if kind in ("continuous", "coupled"):
+            allowed = {"kind", "min", "max", "nominal", "unit", "reference", "distribution", "mean", "sd"}
+            required = {"kind", "min", "max", "unit", "reference"}
+            if kind == "coupled":
+                allowed.add("quantities")
+                required.add("quantities")
+            self.table(d, key, allowed, required)
             lo, hi = self.number(d, "min", key), self.number(d, "max", key)
             if not lo < hi:
                 self.fail(key, f"min {lo} must be below max {hi}")
             nominal = self.number(d, "nominal", key, default=(lo + hi) / 2)
             if not lo <= nominal <= hi:
                 self.fail(f"{key}.nominal", "must lie within [min, max]")
+            derived: tuple[tuple[str, Expression], ...] = ()
+            if kind == "coupled":
+                qs = d["quantities"]
+                if not isinstance(qs, dict) or not qs:
+                    self.fail(f"{key}.quantities", "must be a table of quantity = \"expression of the latent variable\"")
+                out = []
+                for q, src in sorted(qs.items()):
+                    qkey = f"{key}.quantities.{q}"
+                    if not _NAME_RE.match(q):
+                        self.fail(qkey, "name must be lower_snake_case")
+                    out.append((q, self.expression(src, qkey)))
+                derived = tuple(out)
             return Variable(name=name, kind=kind, unit=self.string(d, "unit", key), min=lo, max=hi, nominal=nominal,
-                            reference=self.string(d, "reference", key))
-        self.table(d, key, {"kind", "levels", "reference"}, {"kind", "levels", "reference"})
+                            reference=self.string(d, "reference", key), distribution=self.distribution(d, key, lo, hi),
+                            derived=derived)
+        self.table(d, key, {"kind", "levels", "reference", "weights", "nominal"}, {"kind", "levels", "reference"})
         levels = []
         names = None
         for lname, ld in self.named(d["levels"], f"{key}.levels"):
@@ -342,7 +405,44 @@ class _Reader(TomlReader):
             levels.append(Level(name=lname, quantities=qs))
         if len(levels) < 1:
             self.fail(f"{key}.levels", "needs at least one level")
-        return Variable(name=name, kind=kind, levels=tuple(levels), reference=self.string(d, "reference", key))
+        level_names = [lv.name for lv in levels]
+        weights: tuple[float, ...] = ()
+        if "weights" in d:
+            w = self.table(d["weights"], f"{key}.weights", set(level_names), set(level_names))
+            weights = tuple(self.number(w, n, f"{key}.weights") for n in level_names)
+            if any(x < 0 for x in weights) or abs(sum(weights) - 1.0) > 1e-9:
+                self.fail(f"{key}.weights", f"must be probabilities >= 0 summing to 1 (they sum to {sum(weights):g})")
+        nominal_level = None
+        if "nominal" in d:
+            nominal_level = self.string(d, "nominal", key, choices=level_names)
+        return Variable(name=name, kind=kind, levels=tuple(levels), reference=self.string(d, "reference", key),
+                        weights=weights, nominal_level=nominal_level)
+
+    def distribution(self, d: dict, key: str, lo: float, hi: float) -> Distribution | None:
+        if "distribution" not in d:
+            for k in ("mean", "sd"):
+                if k in d:
+                    self.fail(f"{key}.{k}", "needs a distribution (normal or truncated_normal)")
+            return None
+        kind = self.string(d, "distribution", key, choices=DISTRIBUTIONS)
+        if kind == "uniform":
+            for k in ("mean", "sd"):
+                if k in d:
+                    self.fail(f"{key}.{k}", "a uniform distribution spans [min, max]; remove this key")
+            return Distribution(kind=kind)
+        for k in ("mean", "sd"):
+            if k not in d:
+                self.fail(f"{key}.{k}", f"required key is missing (a {kind} distribution needs mean and sd)")
+        mean, sd = self.number(d, "mean", key), self.number(d, "sd", key, positive=True)
+        if kind == "truncated_normal" and not lo <= mean <= hi:
+            self.fail(f"{key}.mean", "must lie within [min, max] for a truncated normal")
+        return Distribution(kind=kind, mean=mean, sd=sd)
+
+    def expression(self, src, key: str) -> Expression:
+        try:
+            return Expression.parse(src)
+        except ExpressionError as exc:
+            self.fail(key, str(exc))
 
     def constant(self, name: str, d: dict) -> Constant:
         key = f"constants.{name}"
@@ -362,32 +462,44 @@ class _Reader(TomlReader):
         for p in env.parameters:
             add(p.name, f"parameters.{p.name}")
         for v in env.variables:
-            if v.kind == "continuous":
+            if v.is_continuous:
                 add(v.name, f"variables.{v.name}")
             for q in v.quantities:
-                add(q, f"variables.{v.name}.levels")
+                add(q, f"variables.{v.name}.{'quantities' if v.kind == 'coupled' else 'levels'}")
         for c in env.constants:
             add(c.name, f"constants.{c.name}")
+        constants = {c.name for c in env.constants}
+        for v in env.variables:
+            for q, e in v.derived:
+                bad = sorted(e.symbols - constants - {v.name})
+                if bad:
+                    self.fail(f"variables.{v.name}.quantities.{q}",
+                              f"unknown symbol '{bad[0]}'; a coupled quantity may use only its latent variable "
+                              f"'{v.name}' and constants")
         return table
 
     def metric(self, name: str, d: dict, symbols: dict[str, str], env: Envelope) -> Metric:
         key = f"metrics.{name}"
-        self.table(d, key, {"model", "unit", "limit", "sense", "inputs", "tested_worst_case", "reference"},
-                   {"model", "unit", "limit", "sense", "inputs", "tested_worst_case", "reference"})
-        model = MODELS.get(d["model"])
-        if model is None:
-            self.fail(f"{key}.model", f"unknown model '{d['model']}'; built-in models: {', '.join(sorted(MODELS))}")
-        unit = self.string(d, "unit", key)
-        if unit != model.unit:
-            self.fail(f"{key}.unit", f"unit '{unit}' is not allowed; model {model.name} gives {model.unit}")
-        inputs = self.table(d["inputs"], f"{key}.inputs", set(model.inputs), set(model.inputs))
+        common = {"model", "unit", "limit", "sense", "tested_worst_case", "reference"}
+        if d.get("model") == EXPRESSION_MODEL:
+            self.table(d, key, common | {"expression", "search"}, common | {"expression"})
+            model_name, unit = EXPRESSION_MODEL, self.string(d, "unit", key)
+            sources = [("expression", f"{key}.expression", d["expression"])]
+        else:
+            self.table(d, key, common | {"inputs", "search"}, common | {"inputs"})
+            model = MODELS.get(d["model"])
+            if model is None:
+                self.fail(f"{key}.model", f"unknown model '{d['model']}'; built-in models: {', '.join(sorted(MODELS))}, "
+                                          f"or '{EXPRESSION_MODEL}' with an expression key")
+            unit = self.string(d, "unit", key)
+            if unit != model.unit:
+                self.fail(f"{key}.unit", f"unit '{unit}' is not allowed; model {model.name} gives {model.unit}")
+            inputs = self.table(d["inputs"], f"{key}.inputs", set(model.inputs), set(model.inputs))
+            model_name = model.name
+            sources = [(inp, f"{key}.inputs.{inp}", inputs[inp]) for inp in model.inputs]
         bound = []
-        for inp in model.inputs:
-            ikey = f"{key}.inputs.{inp}"
-            try:
-                expr = Expression.parse(inputs[inp])
-            except ExpressionError as exc:
-                self.fail(ikey, str(exc))
+        for inp, ikey, src in sources:
+            expr = self.expression(src, ikey)
             unknown = sorted(expr.symbols - set(symbols))
             if unknown:
                 self.fail(ikey, f"unknown symbol '{unknown[0]}'; define it under [constants] or use one of: "
@@ -417,8 +529,9 @@ class _Reader(TomlReader):
             else:
                 v = self.number(cfg, k, f"{tkey}.configuration")
             config.append((k, v))
-        return Metric(name=name, model=model.name, unit=unit, limit=self.number(d, "limit", key),
+        return Metric(name=name, model=model_name, unit=unit, limit=self.number(d, "limit", key),
                       sense=self.string(d, "sense", key, choices=("min", "max")), inputs=tuple(bound),
                       tested=TestedConstruct(report=self.string(tw, "report", tkey), configuration=tuple(config),
                                              measured_value=self.number(tw, "measured_value", tkey)),
-                      reference=self.string(d, "reference", key))
+                      reference=self.string(d, "reference", key),
+                      search=self.string(d, "search", key, choices=SEARCHES, default="auto"))

@@ -24,7 +24,13 @@ FUNCTIONS = {
     "min": np.minimum, "max": np.maximum, "where": np.where,
     "radians": np.radians, "degrees": np.degrees,
 }
+#: Number of arguments each function takes (``min``/``max`` are numpy's elementwise two-argument forms).
+_ARITY = {name: 1 for name in FUNCTIONS}
+_ARITY.update({"min": 2, "max": 2, "where": 3})
 _CONSTANTS = {"pi": np.pi}
+#: Largest parse tree accepted [nodes]. A performance-model expression has tens of nodes; the cap
+#: keeps a hostile file from costing time or recursion depth in the tree walker.
+MAX_NODES = 500
 _BINOPS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul,
            ast.Div: operator.truediv, ast.Pow: operator.pow}
 _UNARY = {ast.USub: operator.neg, ast.UAdd: operator.pos}
@@ -73,20 +79,30 @@ class Expression:
             tree = ast.parse(source.strip(), mode="eval")
         except SyntaxError as exc:
             raise ExpressionError(f"not a valid expression ({exc.msg})") from None
+        except (RecursionError, MemoryError):
+            raise ExpressionError("expression is nested too deeply") from None
+        nodes = list(ast.walk(tree))
+        if len(nodes) > MAX_NODES:
+            raise ExpressionError(f"expression has {len(nodes)} syntax nodes; at most {MAX_NODES} are allowed")
         symbols: set[str] = set()
-        for node in ast.walk(tree):
+        for node in nodes:
             if isinstance(node, ast.Call):
                 if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
                     name = node.func.id if isinstance(node.func, ast.Name) else ast.unparse(node.func)
                     raise ExpressionError(f"function '{name}' is not allowed; allowed: {', '.join(sorted(FUNCTIONS))}", name)
                 if node.keywords:
                     raise ExpressionError("keyword arguments are not allowed")
+                if len(node.args) != _ARITY[node.func.id]:
+                    raise ExpressionError(f"function '{node.func.id}' takes {_ARITY[node.func.id]} argument(s), "
+                                          f"got {len(node.args)}", node.func.id)
             elif isinstance(node, ast.Name):
                 if node.id.startswith("_"):
                     raise ExpressionError(f"name '{node.id}' is not allowed", node.id)
             elif isinstance(node, ast.Constant):
                 if isinstance(node.value, bool) or not isinstance(node.value, (int, float)):
                     raise ExpressionError(f"constant {node.value!r} is not a number")
+                if not np.isfinite(float(node.value)):
+                    raise ExpressionError(f"constant {node.value!r} is not finite")
             elif isinstance(node, ast.BinOp):
                 if type(node.op) not in _BINOPS:
                     raise ExpressionError(f"operator '{type(node.op).__name__}' is not allowed")
@@ -100,7 +116,7 @@ class Expression:
                 raise ExpressionError(f"attribute access '{ast.unparse(node)}' is not allowed", node.attr)
             elif not isinstance(node, (ast.Expression, ast.Load, ast.operator, ast.unaryop, ast.cmpop)):
                 raise ExpressionError(f"'{type(node).__name__}' is not allowed in an expression")
-        for node in ast.walk(tree):
+        for node in nodes:
             if isinstance(node, ast.Name) and not _is_function_name(tree, node):
                 if node.id not in _CONSTANTS:
                     symbols.add(node.id)
@@ -121,9 +137,12 @@ def _is_function_name(tree: ast.AST, name: ast.Name) -> bool:
 
 def _eval(node: ast.AST, values: dict):
     if isinstance(node, ast.Constant):
-        return float(node.value)
+        # numpy scalars, not Python floats: 10.0 ** 400 must give inf (then caught as a non-finite
+        # model value), not raise OverflowError from inside the walker.
+        return np.float64(node.value)
     if isinstance(node, ast.Name):
-        return values[node.id] if node.id in values else _CONSTANTS[node.id]
+        v = values[node.id] if node.id in values else _CONSTANTS[node.id]
+        return np.float64(v) if isinstance(v, (int, float)) else v
     if isinstance(node, ast.BinOp):
         return _BINOPS[type(node.op)](_eval(node.left, values), _eval(node.right, values))
     if isinstance(node, ast.UnaryOp):

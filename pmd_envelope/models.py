@@ -2,7 +2,8 @@
 
 Each model is a plain function of named inputs in internal units (mm, N, MPa) that returns the
 metric. The envelope binds each input to an expression over measured parameters, manufacturing
-variables and constants.
+variables and constants. An envelope may instead declare a metric as one arithmetic expression
+(``model = "expression"``, evaluated by :mod:`pmd_envelope.expressions`); it is not listed here.
 """
 
 from __future__ import annotations
@@ -77,6 +78,22 @@ def clamped_circular_plate_central_load(thickness, plate_radius, load_radius, yi
 def plate_section_bending_strength(width, hole_diameter, thickness, yield_strength):
     r"""Bending moment [N mm] at first yield of a plate section through a screw hole.
 
+    Parameters
+    ----------
+    width : array_like
+        Plate width h at the hole [mm].
+    hole_diameter : array_like
+        Screw-hole diameter d [mm].
+    thickness : array_like
+        Plate thickness t [mm].
+    yield_strength : array_like
+        Yield strength sigma_y [MPa].
+
+    Returns
+    -------
+    numpy.ndarray
+        Bending moment M_y [N mm] at which the outer fibre of the net section yields.
+
     Notes
     -----
     Elastic section modulus of the net section :math:`Z = (h - d) t^2 / 6`, so
@@ -100,6 +117,24 @@ def plate_section_bending_strength(width, hole_diameter, thickness, yield_streng
 
 def cantilever_tab_deflection(force, length, width, thickness, elastic_modulus):
     r"""Tip deflection [mm] of a rectangular cantilever tab (e.g. a cutting-guide slot wall).
+
+    Parameters
+    ----------
+    force : array_like
+        Load F at the free end [N].
+    length : array_like
+        Free length L [mm].
+    width : array_like
+        Tab width b [mm].
+    thickness : array_like
+        Tab thickness t in the bending direction [mm].
+    elastic_modulus : array_like
+        Young's modulus E [MPa].
+
+    Returns
+    -------
+    numpy.ndarray
+        Tip deflection delta [mm].
 
     Notes
     -----

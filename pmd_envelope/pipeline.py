@@ -96,7 +96,7 @@ def validate(case_path: str | Path, *, envelope_dir: str | Path | None = None,
     worst: tuple[WorstCase, ...] = ()
     if mm.thickness is not None:
         design = {p: measurements[p].value for p in measurements}
-        worst = worst_cases(envelope, design)
+        worst = worst_cases(envelope, design, settings)
 
     reasons = _reasons(envelope, mm, checks, worst)
     inputs = [

@@ -38,6 +38,37 @@ class Settings:
         every metre/mm confusion (1000x).
     rng_seed : int
         Seed of every random draw (Monte Carlo, sampling checks); recorded in the evidence.
+    corner_chunk : int
+        Configurations evaluated per block in the exhaustive search. 2^16 keeps the peak memory
+        near 16 MB at k = 20 with one array per variable (shared performance notes: 2^20
+        corners as one block take 235 MB).
+    max_corners : int
+        Largest number of corner configurations searched exhaustively: 2^20 = 1,048,576 (issue 4
+        target, k = 20 two-level variables). Above it the search takes each continuous
+        variable's monotone direction from a one-at-a-time check (exact for monotone models).
+    monotonicity_lines : int
+        Random lines per continuous variable in the monotonicity check. 32 lines at 9 points
+        each: a sign change confined to less than ~1/32 of the box can escape the check; the
+        dense sample (``dense_samples``) and, for non-monotone models, the refinement back it up.
+    monotonicity_points : int
+        Points per line [-] (8 intervals: a quadratic's turning point anywhere in the interior
+        shows as a sign change of the differences).
+    refine_starts : int
+        Best corners from which the bounded local search (L-BFGS-B) starts when the model is not
+        monotone; the box centre is added. Multi-start as in the shared performance notes
+        (L-BFGS-B from the best corner finds interior minima that corners miss).
+    dense_samples : int
+        Uniform random points over the box against which a refined (or many-variable) worst case
+        is checked: with 4096 points, a region worse than the result covering 0.1 % of the box is
+        missed with probability 0.999^4096 = 1.7 %.
+    search_rel_tol : float
+        Relative tolerance [-] under which two metric values count as equal (float64 rounding of
+        closed-form models is ~1e-15 relative; 1e-9 leaves room for the optimiser's stopping).
+    monte_carlo_samples : int
+        Samples per metric. 10^5: with no failing sample the one-sided 95 % Clopper-Pearson bound
+        is 3.0e-5 (the "rule of three", 3/n), and it costs ~25 ms per metric.
+    monte_carlo_confidence : float
+        Confidence level of the Monte Carlo interval [-].
     """
 
     ray_offset_mm: float = 1e-4
@@ -45,6 +76,15 @@ class Settings:
     thickness_percentiles: tuple[float, ...] = (1.0, 5.0, 50.0)
     unit_size_slack: float = 2.0
     rng_seed: int = 20261124
+    corner_chunk: int = 2**16
+    max_corners: int = 2**20
+    monotonicity_lines: int = 32
+    monotonicity_points: int = 9
+    refine_starts: int = 8
+    dense_samples: int = 4096
+    search_rel_tol: float = 1e-9
+    monte_carlo_samples: int = 100_000
+    monte_carlo_confidence: float = 0.95
 
     def __post_init__(self) -> None:
         if not self.ray_offset_mm > 0:
@@ -53,6 +93,14 @@ class Settings:
             raise ValueError("opposing_angle_deg must be in (0, 90)")
         if not self.unit_size_slack >= 1:
             raise ValueError("unit_size_slack must be >= 1")
+        for name in ("corner_chunk", "max_corners", "monotonicity_lines", "refine_starts", "dense_samples",
+                     "monte_carlo_samples"):
+            if not getattr(self, name) >= 1:
+                raise ValueError(f"{name} must be >= 1")
+        if not self.monotonicity_points >= 3:
+            raise ValueError("monotonicity_points must be >= 3")
+        if not 0 < self.monte_carlo_confidence < 1:
+            raise ValueError("monte_carlo_confidence must be in (0, 1)")
         object.__setattr__(self, "thickness_percentiles", tuple(float(p) for p in self.thickness_percentiles))
 
     def as_dict(self) -> dict:

@@ -1,0 +1,158 @@
+"""Benchmark of the worst-case engine (issue 4). Prints a table; asserts nothing.
+
+Run from the repository root::
+
+    python benchmarks/bench_worstcase.py            # full table (~10-20 s)
+    python benchmarks/bench_worstcase.py --quick    # fewer repeats
+
+Workloads use the built-in clamped-plate model (Roark) with k two-level manufacturing
+variables spread over its inputs (thickness, plate radius, yield strength), built through an
+envelope file like any user's, so the timings include expression evaluation. Times are the
+best of ``--repeat`` runs (the machine is shared and noisy); peak memory is measured in a
+separate run under :mod:`tracemalloc` (numpy reports its buffers to it), so tracing does not
+inflate the times. A reference (numpy sum of 10^7 floats) is timed in the same run so results
+can be compared across machines.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from pmd_envelope.envelope import load_envelope  # noqa: E402
+from pmd_envelope.settings import DEFAULT_SETTINGS  # noqa: E402
+from pmd_envelope.worstcase import build_problem, monte_carlo, search  # noqa: E402
+from pmd_envelope.worstcase.search import exhaustive_corners  # noqa: E402
+
+HEAD = (ROOT / "tests" / "envelope_builder.py").read_text().split("HEAD = '''")[1].split("'''")[0]
+
+
+def plate_envelope(folder: Path, k: int, search_mode: str = "auto", *, normal: bool = False, interior: bool = False):
+    """Envelope with k continuous variables acting on the Roark plate's inputs.
+
+    ``interior`` adds a convex term in v2 to the yield strength, so the worst case lies inside
+    the box (at v2 = 0.001 - 1/800 = -0.00025, about 0.9 % below the best corner).
+    """
+    groups = {"t": [], "a": [], "s": []}
+    body = ""
+    for i in range(k):
+        g = "tas"[i % 3]
+        groups[g].append(f"v{i}")
+        lo, hi = {"t": (-0.01, 0.01), "a": (-0.2, 0.2), "s": (-0.005, 0.005)}[g]
+        dist = f'distribution = "normal"\nmean = 0.0\nsd = {hi / 3!r}\n' if normal else ""
+        body += (f'\n[variables.v{i}]\nkind = "continuous"\nmin = {lo!r}\nmax = {hi!r}\nunit = "1"\n'
+                 f'reference = "bench"\n{dist}')
+    t = " + ".join(["wall_thickness"] + groups["t"])
+    a = " + ".join(["span / 2"] + groups["a"])
+    s = "780.0 * (1 + " + " + ".join(groups["s"] or ["0"]) + (" + 400 * (v2 - 0.001)**2" if interior else "") + ")"
+    cfg = "\n".join(f"v{i} = 0.0" for i in range(k))
+    body += f'''
+[metrics.load]
+model = "clamped_circular_plate_central_load"
+unit = "N"
+limit = 420.0
+sense = "min"
+search = "{search_mode}"
+reference = "bench"
+[metrics.load.inputs]
+thickness = "{t}"
+plate_radius = "{a}"
+load_radius = "5.0"
+yield_strength = "{s}"
+poisson_ratio = "0.34"
+[metrics.load.tested_worst_case]
+report = "TR"
+measured_value = 1.0
+[metrics.load.tested_worst_case.configuration]
+wall_thickness = 1.0
+span = 140.0
+{cfg}
+'''
+    d = folder / f"k{k}-{search_mode}-{int(normal)}-{int(interior)}" / "test-envelope"
+    d.mkdir(parents=True, exist_ok=True)
+    (d / "1.0.0.toml").write_text(HEAD + body)
+    env = load_envelope(d / "1.0.0.toml")
+    return build_problem(env, env.metrics[0], {"wall_thickness": 1.2, "span": 120.0})
+
+
+def measure(fn, repeat: int):
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        out = fn()
+        best = min(best, time.perf_counter() - t0)
+    tracemalloc.start()
+    fn()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return best, peak / 2**20, out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--quick", action="store_true", help="2 repeats")
+    args = ap.parse_args(argv)
+    repeat = 2 if args.quick else args.repeat
+    settings = DEFAULT_SETTINGS
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        x = np.random.default_rng(0).random(10**7)
+        ref, _, _ = measure(lambda: x.sum(), repeat)
+        rows.append(("reference: numpy sum of 1e7 floats", ref, None, "", ""))
+
+        p20 = plate_envelope(tmp, 20)
+        n = 2**16
+        cols = [np.random.default_rng(1).uniform(d.lo, d.hi, n) for d in p20.dims]
+        t, mem, _ = measure(lambda: p20.evaluate(cols), repeat)
+        rows.append(("model evaluations, k = 20, block of 65,536", t, mem, f"{n / t / 1e6:.1f} M evaluations/s", ""))
+
+        for k, target in ((10, ""), (16, ""), (20, "< 0.25 s, < 64 MB")):
+            p = plate_envelope(tmp, k)
+            t, mem, (objs, _, ev) = measure(lambda p=p: exhaustive_corners(p, settings), repeat)
+            rows.append((f"exhaustive corners, k = {k} ({ev:,} configurations)", t, mem,
+                         f"{ev / t / 1e6:.0f} M configurations/s", target))
+
+        p = plate_envelope(tmp, 20)
+        t, mem, r = measure(lambda: search(p, settings), repeat)
+        rows.append(("search (auto: corners + monotonicity check), k = 20", t, mem, r.method.split(";")[0], ""))
+        pg = plate_envelope(tmp, 20, interior=True)
+        t, mem, r = measure(lambda: search(pg, settings), repeat)
+        rows.append(("search incl. interior refinement, k = 20, worst case inside the box", t, mem,
+                     f"{r.evaluations:,} evaluations; refined {r.refinement.refined_value:.6g} N vs best corner "
+                     f"{r.refinement.corner_value:.6g} N", "< 0.5 s"))
+
+        p50 = plate_envelope(tmp, 50)
+        t, mem, r = measure(lambda: search(p50, settings), repeat)
+        rows.append(("monotone directions, k = 50 (2^50 corners)", t, mem,
+                     f"{r.evaluations} evaluations, exact={r.exact}", "< 0.1 s"))
+
+        for normal in (False, True):
+            pmc = plate_envelope(tmp, 20, normal=normal)
+            t, mem, mc = measure(lambda pmc=pmc: monte_carlo(pmc, settings, 1, samples=10**6), repeat)
+            rows.append((f"Monte Carlo, 1e6 samples, k = 20 ({'normal' if normal else 'uniform'} variables)", t, mem,
+                         f"P = {mc.probability:.4g}, {mc.confidence:.0%} CI [{mc.interval[0]:.3g}, "
+                         f"{mc.interval[1]:.3g}]", "< 0.25 s, < 200 MB"))
+        gen = np.random.default_rng(2)
+        t, _, _ = measure(lambda: [gen.standard_normal(2**16) for _ in range(20 * 16)], repeat)
+        rows.append(("floor: numpy standard_normal, 20 x 1e6 draws", t, None, "the generator alone", ""))
+
+    print("| workload | time [s] | peak traced memory [MB] | result | target |")
+    print("|---|---:|---:|---|---|")
+    for name, t, mem, note, target in rows:
+        print(f"| {name} | {t:.4f} | {'' if mem is None else f'{mem:.1f}'} | {note} | {target} |")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,151 @@
+"""Worst case of each performance metric of a design over the manufacturing variables.
+
+For one design (its measured parameters fixed) each metric gets: the limiting configuration
+(every variable's value), the worst value, its margin to the limit, the search method and its
+evaluation count, the monotonicity check, the refinement (when the model is not monotone), the
+coverage by the physically tested construct, a seeded Monte Carlo probability of missing the
+limit, and one-at-a-time sensitivities.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from pmd_envelope.envelope import Envelope, Metric
+from pmd_envelope.settings import DEFAULT_SETTINGS, Settings
+from pmd_envelope.worstcase.montecarlo import MonteCarlo, Sensitivities, monte_carlo, sensitivities
+from pmd_envelope.worstcase.search import Monotonicity, Refinement, search
+from pmd_envelope.worstcase.space import Problem, build_problem
+
+__all__ = ["WorstCase", "Coverage", "worst_case", "worst_cases", "construct_value", "evaluate_metric"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Coverage:
+    """The design's worst case against the physically tested worst-case construct (same model)."""
+
+    report: str
+    construct_model_value: float
+    measured_value: float
+    covered: bool
+    margin: float  # design worst minus construct, signed so that >= 0 means covered
+    relative_margin: float | None  # margin / |construct model value| (None when that is 0)
+    measured_to_model: float | None  # measured value of the construct / its model value (None when 0)
+    construct_configuration: tuple[tuple[str, float | str], ...]
+
+    def as_dict(self) -> dict:
+        d = {k: getattr(self, k) for k in self.__slots__}
+        d["construct_configuration"] = dict(self.construct_configuration)
+        return d
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class WorstCase:
+    metric: str
+    model: str
+    value: float
+    unit: str
+    limit: float
+    sense: str
+    margin: float  # signed so that >= 0 means the limit is met
+    passed: bool
+    limiting_configuration: tuple[tuple[str, float | str], ...]
+    method: str
+    evaluations: int
+    coverage: Coverage
+    exact: bool
+    monotonicity: Monotonicity
+    refinement: Refinement | None
+    monte_carlo: MonteCarlo | None
+    sensitivities: Sensitivities | None
+
+    def as_dict(self) -> dict:
+        d = {k: getattr(self, k) for k in self.__slots__}
+        d["limiting_configuration"] = dict(self.limiting_configuration)
+        d["coverage"] = self.coverage.as_dict()
+        for k in ("monotonicity", "refinement", "monte_carlo", "sensitivities"):
+            d[k] = None if d[k] is None else d[k].as_dict()
+        return d
+
+
+def evaluate_metric(envelope: Envelope, metric: Metric, values: dict) -> float:
+    """The metric's model at one configuration: a value for every parameter and variable it uses.
+
+    Categorical variables are given by level name, continuous and coupled ones by value.
+    """
+    names = {p.name for p in envelope.parameters}
+    problem = build_problem(envelope, metric, {k: float(v) for k, v in values.items() if k in names})
+    return _at(problem, values)
+
+
+def _at(problem: Problem, values: dict) -> float:
+    point = []
+    for d in problem.dims:
+        x = values[d.name]
+        point.append(np.asarray(d.levels.index(x) if not d.continuous else float(x)))
+    return float(problem.evaluate(point)[0])
+
+
+def construct_value(envelope: Envelope, metric: Metric) -> float:
+    """The model's value at the tested construct's configuration."""
+    return evaluate_metric(envelope, metric, dict(metric.tested.configuration))
+
+
+def _coverage(envelope: Envelope, metric: Metric, design_worst: float) -> Coverage:
+    construct = construct_value(envelope, metric)
+    diff = design_worst - construct if metric.sense == "min" else construct - design_worst
+    return Coverage(report=metric.tested.report, construct_model_value=construct,
+                    measured_value=metric.tested.measured_value, covered=diff >= 0, margin=diff,
+                    relative_margin=diff / abs(construct) if construct else None,
+                    measured_to_model=metric.tested.measured_value / construct if construct else None,
+                    construct_configuration=metric.tested.configuration)
+
+
+def worst_case(envelope: Envelope, metric: Metric, design: dict[str, float],
+               settings: Settings = DEFAULT_SETTINGS, *, rng=None, monte_carlo_samples: int | None = None) -> WorstCase:
+    """Worst case of one metric for one design.
+
+    Parameters
+    ----------
+    envelope : Envelope
+    metric : Metric
+    design : dict
+        Value of every design parameter the metric uses (from the measurements) [glossary units].
+    settings : Settings
+        Search and Monte Carlo settings.
+    rng : int, optional
+        Seed of the monotonicity check, dense sample and Monte Carlo (``settings.rng_seed`` when
+        None); recorded. Each stage starts its own generator from it, so adding a stage does not
+        move the others' draws.
+    monte_carlo_samples : int, optional
+        0 skips Monte Carlo and the sensitivities (used by the envelope self-check).
+
+    Returns
+    -------
+    WorstCase
+        The worst value, its configuration, the margin to the limit, the coverage by the tested
+        construct, the search evidence, the Monte Carlo probability and the sensitivities.
+    """
+    seed = settings.rng_seed if rng is None else rng
+    problem = build_problem(envelope, metric, design)
+    found = search(problem, settings, seed)
+    worst = found.value
+    margin = worst - metric.limit if metric.sense == "min" else metric.limit - worst
+    mc = sens = None
+    if monte_carlo_samples != 0:
+        mc = monte_carlo(problem, settings, seed, samples=monte_carlo_samples)
+        sens = sensitivities(problem)
+    return WorstCase(metric=metric.name, model=metric.model, value=worst, unit=metric.unit, limit=metric.limit,
+                     sense=metric.sense, margin=margin, passed=margin >= 0,
+                     limiting_configuration=problem.configuration(found.point), method=found.method,
+                     evaluations=found.evaluations, coverage=_coverage(envelope, metric, worst), exact=found.exact,
+                     monotonicity=found.monotonicity, refinement=found.refinement, monte_carlo=mc,
+                     sensitivities=sens)
+
+
+def worst_cases(envelope: Envelope, design: dict[str, float], settings: Settings = DEFAULT_SETTINGS,
+                **kwargs) -> tuple[WorstCase, ...]:
+    """Worst case of every metric of the envelope."""
+    return tuple(worst_case(envelope, m, design, settings, **kwargs) for m in envelope.metrics)
