@@ -53,6 +53,7 @@ _PENDING_SUFFIX = ".pending"
 COLUMNS = ("seq", "kind", "record_id", "case_id", "content_sha256", "record_sha256", "file_sha256", "path",
            "verdict", "created_at", "retain_until", "appended_at", "detail", "prev_hash")
 
+TRIGGERS = ("entries_no_update", "entries_no_delete", "meta_no_update", "meta_no_delete")
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS entries (
@@ -445,6 +446,12 @@ def verify_ledger(ledger: Ledger, *, trusted_keys: dict[str, str] | None = None)
                                                         f"entry before it ({prev[:16]}…): the chain is broken here "
                                                         "(an entry was removed, inserted or reordered)"))
         prev = e.entry_hash
+
+    triggers = {r[0] for r in ledger._conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
+    for name in TRIGGERS:
+        if name not in triggers:
+            problems.append(Problem(where="ledger", reason=f"append-only trigger {name} is missing (removed by hand: "
+                                                           "the ledger may have been edited)"))
 
     records = {e.record_id: e for e in entries if e.kind == "record"}
     latest_at: dict[str, Entry] = {}
