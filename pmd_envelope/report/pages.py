@@ -44,6 +44,7 @@ def _table(ax, header, rows, col_widths=None, colours=None, size=7.5, mono_col=N
     tbl.set_fontsize(size)
     for (r, c), cell in tbl.get_celld().items():
         cell.set_linewidth(0.3)
+        cell.PAD = 0.02  # matplotlib pads 10 % of the cell width: too much for long hashes and names
         if r == 0:
             cell.set_facecolor("#e8e8e8")
         elif mono_col is not None and c == mono_col:
