@@ -3,7 +3,7 @@
 Each command parses its arguments, makes one library call, formats the result and returns an
 exit code. Only this module prints or exits.
 
-Exit codes: 0 conforming / success; 1 nonconforming (or a verification failure); 2 bad input
+Exit codes: 0 conforming / success; 1 nonconforming (or a ledger verification break); 2 bad input
 (one line on stderr naming the file and the problem, nothing written); 3 internal error.
 """
 
@@ -91,8 +91,80 @@ def build_parser() -> argparse.ArgumentParser:
                        epilog="example:\n  pmd-envelope report evidence/cranial-001/record.json -o report.pdf\n")
     r.add_argument("record", help="record.json")
     r.add_argument("-o", "--output", metavar="PDF", help="output file (default: report.pdf beside the record)")
+    r.add_argument("--ledger", metavar="FILE", help="ledger whose signatures fill the signature block "
+                                                    "(default: ledger.sqlite two folders above the record, if any)")
     r.set_defaults(func=_cmd_report)
+
+    s = sub.add_parser("sign", help="sign a record (reviewer or approver) in the evidence ledger",
+                       formatter_class=argparse.RawDescriptionHelpFormatter, epilog=(
+                           "example:\n  openssl genpkey -algorithm ed25519 -out ~/.pmd-envelope-key.pem\n"
+                           "  pmd-envelope sign evidence/cranial-001/record.json --name \"A. Reviewer\" --role reviewer \\\n"
+                           "      --meaning \"reviewed: design verified against the envelope\" --key ~/.pmd-envelope-key.pem\n\n"
+                           "exit codes:\n  0  signed\n  2  bad input (no key, record changed or not in the ledger)\n"),
+                       description="Append an Ed25519 signature bound to the record's content hash to the ledger: "
+                                   "printed name, role, date and time (UTC) and meaning. The private key is read from "
+                                   "--key FILE or $PMD_ENVELOPE_SIGNING_KEY and never stored.")
+    s.add_argument("record", help="record.json (must be in the ledger, unchanged)")
+    s.add_argument("--name", required=True, help="printed name of the signer")
+    s.add_argument("--role", required=True, choices=("reviewer", "approver"), help="role of the signer")
+    s.add_argument("--meaning", required=True, help='what the signature means, e.g. "approved for manufacture"')
+    s.add_argument("--key", metavar="FILE", help="Ed25519 private key (PEM, or 64 hex digits); "
+                                                 "default $PMD_ENVELOPE_SIGNING_KEY (64 hex digits)")
+    _ledger_options(s, default_hint="ledger.sqlite two folders above the record")
+    s.set_defaults(func=_cmd_sign)
+
+    rec = sub.add_parser("records", help="evidence ledger commands: list, show, verify")
+    rsub = rec.add_subparsers(dest="records_command", required=True, parser_class=_Parser)
+    rl = rsub.add_parser("list", help="list the records in the ledger",
+                         formatter_class=argparse.RawDescriptionHelpFormatter, epilog=(
+                             "example:\n  pmd-envelope records list --out evidence --expiring-before 2030-01-01\n\n"
+                             "exit codes:\n  0  listed\n  2  no ledger, or a bad date\n"))
+    _ledger_options(rl)
+    rl.add_argument("--expiring-before", metavar="DATE", help="only records whose retention ends before DATE "
+                                                              "(YYYY-MM-DD)")
+    rl.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    rl.set_defaults(func=_cmd_records_list)
+    rs = rsub.add_parser("show", help="show one record's ledger entries and signatures",
+                         formatter_class=argparse.RawDescriptionHelpFormatter, epilog=(
+                             "example:\n  pmd-envelope records show 7c22055a --out evidence\n\n"
+                             "exit codes:\n  0  shown\n  2  no ledger, or no such record\n"))
+    rs.add_argument("id", help="record id (a unique prefix is enough)")
+    _ledger_options(rs)
+    rs.add_argument("--json", action="store_true", help="print JSON instead of text")
+    rs.set_defaults(func=_cmd_records_show)
+    rv = rsub.add_parser("verify", help="verify the hash chain, the record files and the signatures",
+                         formatter_class=argparse.RawDescriptionHelpFormatter, epilog=(
+                             "example:\n  pmd-envelope records verify --out evidence\n\n"
+                             "exit codes:\n  0  every entry, file and signature verifies\n"
+                             "  1  at least one break (each is listed)\n  2  no ledger, or an unreadable file\n"),
+                         description="Recompute every entry hash and the chain, check that each record file on disk "
+                                     "is the one the ledger recorded and that no record file lacks an entry, and "
+                                     "check every signature. Prints the head hash: compare it with a copy kept in "
+                                     "the quality system.")
+    _ledger_options(rv)
+    rv.add_argument("--trusted-keys", metavar="FILE", help="lines '<public key hex> <printed name>': every "
+                                                            "signature must use a listed key under its name")
+    rv.add_argument("--json", action="store_true", help="print JSON instead of text")
+    rv.set_defaults(func=_cmd_records_verify)
     return p
+
+
+def _ledger_options(parser, default_hint: str = "evidence/ledger.sqlite") -> None:
+    g = parser.add_mutually_exclusive_group()
+    g.add_argument("--out", metavar="DIR", help="evidence folder holding ledger.sqlite (as in validate --out)")
+    g.add_argument("--ledger", metavar="FILE", help=f"ledger file (default: {default_hint})")
+
+
+def _ledger_path(args, record: str | None = None) -> Path:
+    from pmd_envelope.ledger import LEDGER_NAME, ledger_for_record
+
+    if args.ledger:
+        return Path(args.ledger)
+    if args.out:
+        return Path(args.out) / LEDGER_NAME
+    if record is not None:
+        return ledger_for_record(record)
+    return Path("evidence") / LEDGER_NAME
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -120,14 +192,18 @@ def _cmd_validate(args) -> int:
     result = validate(args.case, envelope_dir=args.envelopes)
     record_path, report_path = write_evidence(result, args.out)
     rec = result.record
+    entry = _ledger_entry(Path(args.out), rec["record_id"])
     if args.json:
         print(json.dumps({"case_id": rec["case_id"], "verdict": rec["verdict"], "reasons": rec["reasons"],
                           "record": str(record_path), "report": str(report_path),
-                          "content_sha256": rec["integrity"]["content_sha256"]}, indent=2, sort_keys=True))
+                          "content_sha256": rec["integrity"]["content_sha256"],
+                          "ledger": {"path": str(Path(args.out) / "ledger.sqlite"), "seq": entry.seq,
+                                     "entry_hash": entry.entry_hash}}, indent=2, sort_keys=True))
     else:
         print(_verdict_table(rec))
         print(f"record: {record_path}")
         print(f"report: {report_path}")
+        print(f"ledger: {Path(args.out) / 'ledger.sqlite'} entry {entry.seq} (hash {entry.entry_hash[:16]}…)")
     return EXIT_OK if rec["verdict"] == "conforming" else EXIT_NONCONFORMING
 
 
@@ -240,12 +316,139 @@ def _config(cfg) -> str:
     return ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in cfg)
 
 
+def _ledger_entry(out: Path, record_id: str):
+    from pmd_envelope.ledger import LEDGER_NAME, open_ledger
+
+    with open_ledger(out / LEDGER_NAME) as ledger:
+        return next(e for e in ledger.find(record_id) if e.kind == "record")
+
+
 def _cmd_report(args) -> int:
+    from pmd_envelope.ledger import ledger_for_record, open_ledger
     from pmd_envelope.record import read_record, write_atomic
     from pmd_envelope.report import render_report
+    from pmd_envelope.signatures import signatures_for_report
 
     record = read_record(args.record)
+    ledger_path = Path(args.ledger) if args.ledger else ledger_for_record(args.record)
+    sigs = []
+    if args.ledger or ledger_path.is_file():
+        with open_ledger(ledger_path) as ledger:
+            sigs = signatures_for_report(ledger.find(record["record_id"]))
     out = Path(args.output) if args.output else Path(args.record).with_name("report.pdf")
-    write_atomic(out, render_report(record))
+    # Signatures join the rendering input only; the record file and its content hash are unchanged.
+    write_atomic(out, render_report(dict(record, signatures=sigs) if sigs else record))
     print(f"report: {out}")
+    for s in sigs:
+        state = "valid" if s["valid"] else f"NOT VALID: {s['problem']}"
+        print(f"  signature: {s['role']} {s['name']} {s['signed_at']} ({state})")
     return EXIT_OK
+
+
+def _cmd_sign(args) -> int:
+    from pmd_envelope.errors import SignatureError
+    from pmd_envelope.ledger import open_ledger
+    from pmd_envelope.record import read_record
+    from pmd_envelope.signatures import load_private_key, sign_fields
+
+    record = read_record(args.record)
+    key = load_private_key(args.key)
+    fields = sign_fields(record, name=args.name, role=args.role, meaning=args.meaning, private_key=key)
+    with open_ledger(_ledger_path(args, args.record)) as ledger:
+        with ledger.transaction():
+            held = [e for e in ledger.find(record["record_id"]) if e.kind == "record"]
+            if not held:
+                raise SignatureError(args.record, f"record {record['record_id']} is not in the ledger "
+                                                  f"{ledger.path}; only recorded evidence can be signed")
+            if held[0].content_sha256 != record["integrity"]["content_sha256"]:
+                raise SignatureError(args.record, "record content differs from its ledger entry; it cannot be signed")
+            entry = ledger.insert(fields)
+    d = entry.detail
+    print(f"signed record {entry.record_id} ({entry.case_id}) as {d['role']}: {d['name']}, {d['signed_at']}, "
+          f"\"{d['meaning']}\"")
+    print(f"ledger: {_ledger_path(args, args.record)} entry {entry.seq} (hash {entry.entry_hash[:16]}…)")
+    return EXIT_OK
+
+
+def _cmd_records_list(args) -> int:
+    import datetime as dt
+
+    from pmd_envelope.errors import LedgerError
+    from pmd_envelope.ledger import open_ledger
+
+    before = None
+    if args.expiring_before:
+        try:
+            before = dt.date.fromisoformat(args.expiring_before).isoformat()
+        except ValueError:
+            raise LedgerError("--expiring-before", f"'{args.expiring_before}' is not a date; use YYYY-MM-DD") from None
+    with open_ledger(_ledger_path(args)) as ledger:
+        entries = ledger.entries()
+    signed: dict[str, list[str]] = {}
+    for e in entries:
+        if e.kind == "signature":
+            signed.setdefault(e.record_id, []).append(e.detail.get("role", "?"))
+    rows = [e for e in entries if e.kind == "record" and (before is None or (e.retain_until or "") < before)]
+    if args.json:
+        print(json.dumps([{"seq": e.seq, "record_id": e.record_id, "case_id": e.case_id, "verdict": e.verdict,
+                           "created_at": e.created_at, "retain_until": e.retain_until, "path": e.path,
+                           "content_sha256": e.content_sha256, "signatures": signed.get(e.record_id, [])}
+                          for e in rows], indent=2, sort_keys=True))
+        return EXIT_OK
+    table = [("seq", "record id", "case", "verdict", "created (UTC)", "retain until", "signed by")]
+    table += [(str(e.seq), e.record_id, e.case_id, e.verdict or "", e.created_at or "", e.retain_until or "",
+               ", ".join(signed.get(e.record_id, [])) or "-") for e in rows]
+    widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
+    for r in table:
+        print("  ".join(x.ljust(w) for x, w in zip(r, widths)).rstrip())
+    print(f"{len(rows)} record(s)" + (f" with retention ending before {before}" if before else ""))
+    return EXIT_OK
+
+
+def _cmd_records_show(args) -> int:
+    from pmd_envelope.errors import LedgerError
+    from pmd_envelope.ledger import open_ledger
+    from pmd_envelope.signatures import check_signature
+
+    with open_ledger(_ledger_path(args)) as ledger:
+        entries = ledger.find(args.id)
+        if not entries:
+            raise LedgerError(ledger.path, f"no record with id '{args.id}' in the ledger")
+    if args.json:
+        print(json.dumps([e.as_dict() for e in entries], indent=2, sort_keys=True))
+        return EXIT_OK
+    for e in entries:
+        print(f"entry {e.seq}  {e.kind}  appended {e.appended_at}  hash {e.entry_hash}")
+        if e.kind == "record":
+            print(f"  record {e.record_id}  case {e.case_id}  verdict {e.verdict}")
+            print(f"  file {e.path}  sha256 {e.file_sha256}")
+            print(f"  content sha256 {e.content_sha256}  created {e.created_at}  retain until {e.retain_until}")
+        else:
+            d = e.detail
+            problem = check_signature(e)
+            print(f"  {d.get('role')}: {d.get('name')}, {d.get('signed_at')}, \"{d.get('meaning')}\"  "
+                  f"({'signature valid' if problem is None else 'NOT VALID: ' + problem})")
+            print(f"  key {d.get('public_key')}  signs content sha256 {e.content_sha256}")
+    return EXIT_OK
+
+
+def _cmd_records_verify(args) -> int:
+    from pmd_envelope.ledger import open_ledger, verify_ledger
+    from pmd_envelope.signatures import read_trusted_keys
+
+    trusted = read_trusted_keys(args.trusted_keys) if args.trusted_keys else None
+    with open_ledger(_ledger_path(args)) as ledger:
+        result = verify_ledger(ledger, trusted_keys=trusted)
+    if args.json:
+        print(json.dumps(result.as_dict(), indent=2, sort_keys=True))
+    else:
+        print(f"ledger {result.ledger}: {result.entries} entries ({result.records} records, "
+              f"{result.signatures} signatures)")
+        print(f"head hash {result.head_hash}")
+        for n in result.notes:
+            print(f"note: {n}")
+        for p in result.problems:
+            print(f"BREAK {p}")
+        print("verified: every hash, link, file and signature checks" if result.ok
+              else f"NOT VERIFIED: {len(result.problems)} break(s)")
+    return EXIT_OK if result.ok else EXIT_NONCONFORMING

@@ -19,6 +19,8 @@ __all__ = [
     "MeshError",
     "UnitError",
     "RecordError",
+    "LedgerError",
+    "SignatureError",
 ]
 
 
@@ -73,3 +75,11 @@ class UnitError(PmdEnvelopeError, ValueError):
 
 class RecordError(PmdEnvelopeError, ValueError):
     """An evidence record or ledger is malformed or fails verification."""
+
+
+class LedgerError(PmdEnvelopeError, ValueError):
+    """The evidence ledger is missing, unreadable, or cannot take an entry."""
+
+
+class SignatureError(PmdEnvelopeError, ValueError):
+    """A signature cannot be made: no key, an unreadable key, or a record the ledger does not hold."""

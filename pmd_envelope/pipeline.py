@@ -20,7 +20,7 @@ from pmd_envelope.errors import CaseError
 from pmd_envelope.measure.core import MeshMeasurements, measure_mesh
 from pmd_envelope.measure.scan import measure_case
 from pmd_envelope.mesh_io import load_mesh
-from pmd_envelope.record import SCHEMA_VERSION, finalise_record, record_bytes, software_versions, write_atomic
+from pmd_envelope.record import SCHEMA_VERSION, finalise_record, software_versions
 from pmd_envelope.settings import DEFAULT_SETTINGS, Settings
 from pmd_envelope.worstcase import WorstCase, worst_cases
 
@@ -199,15 +199,16 @@ def _thickness_map(v: np.ndarray, f: np.ndarray, mm: MeshMeasurements) -> dict |
 
 
 def write_evidence(validation: Validation, out_dir: str | Path) -> tuple[Path, Path]:
-    """Write ``<out_dir>/<case_id>/record.json`` and ``report.pdf`` atomically.
+    """Write ``<out_dir>/<case_id>/record.json`` and ``report.pdf`` and append the record to the ledger.
 
-    The report is rendered first (from the record alone) so a failure there leaves no record.
+    The ledger is ``<out_dir>/ledger.sqlite``, created on first use. The report is rendered first
+    (from the record alone), so a failure there writes nothing; then
+    :func:`pmd_envelope.ledger.commit_evidence` writes both files and the ledger entry so that a
+    process killed at any moment leaves the complete evidence or none.
     """
+    from pmd_envelope.ledger import commit_evidence
     from pmd_envelope.report import render_report
 
-    folder = Path(out_dir) / validation.record["case_id"]
     pdf = render_report(validation.record)
-    record_path, report_path = folder / "record.json", folder / "report.pdf"
-    write_atomic(report_path, pdf)
-    write_atomic(record_path, record_bytes(validation.record))
+    record_path, report_path, _ = commit_evidence(out_dir, validation.record, pdf)
     return record_path, report_path

@@ -49,8 +49,10 @@ def render_report(record: dict) -> bytes:
     from pmd_envelope.report import pages
 
     with matplotlib.rc_context(_RC):
-        figures = [build(record, plt, _PAGE) for build in pages.PAGES]
-        figures = [f for f in figures if f is not None]
+        figures = []
+        for build in pages.PAGES:  # a page builder returns a figure, a list of figures, or None
+            out = build(record, plt, _PAGE)
+            figures += [f for f in (out if isinstance(out, list) else [out]) if f is not None]
         buf = io.BytesIO()
         meta = {"Creator": None, "Producer": None, "CreationDate": None, "ModDate": None,
                 "Title": f"pmd-envelope record {record['record_id']}"}

@@ -33,20 +33,24 @@ def _text_block(fig, x, y, lines, size=8.5, width=105, step=0.017, **kw):
     return y
 
 
-def _table(ax, header, rows, col_widths=None, colours=None, size=7.5):
+def _table(ax, header, rows, col_widths=None, colours=None, size=7.5, mono_col=None):
+    """A table filling ``ax`` exactly (rows share its height), so it never spills past its box."""
     ax.axis("off")
     if not rows:
         ax.text(0, 1, "(none)", va="top", fontsize=size)
         return
-    tbl = ax.table(cellText=rows, colLabels=header, loc="upper left", cellLoc="left", colWidths=col_widths)
+    tbl = ax.table(cellText=rows, colLabels=header, bbox=[0, 0, 1, 1], cellLoc="left", colWidths=col_widths)
     tbl.auto_set_font_size(False)
     tbl.set_fontsize(size)
-    tbl.scale(1.0, 1.25)
     for (r, c), cell in tbl.get_celld().items():
         cell.set_linewidth(0.3)
+        cell.PAD = 0.02  # matplotlib pads 10 % of the cell width: too much for long hashes and names
         if r == 0:
             cell.set_facecolor("#e8e8e8")
-        elif colours is not None and colours[r - 1] is not None and c == len(header) - 1:
+        elif mono_col is not None and c == mono_col:
+            cell.get_text().set_fontfamily("DejaVu Sans Mono")
+            cell.get_text().set_fontsize(size - 1)
+        if r > 0 and colours is not None and colours[r - 1] is not None and c == len(header) - 1:
             cell.get_text().set_color(colours[r - 1])
 
 
@@ -73,53 +77,91 @@ def cover(record: dict, plt, size):
                       f"{'implantable' if record['retention']['implantable'] else 'non-implantable'})"),
         ("Software", f"{sw['name']} {sw['version']} (numpy {sw['numpy']}, scipy {sw['scipy']}, trimesh {sw['trimesh']})"),
     ]
-    ax = fig.add_axes([0.06, 0.47, 0.88, 0.34])
+    ax = fig.add_axes([0.06, 0.80 - 0.022 * (len(rows) + 1), 0.88, 0.022 * (len(rows) + 1)])
     _table(ax, ["Item", "Value"], [list(r) for r in rows], col_widths=[0.3, 0.7], size=8)
-    fig.text(0.06, 0.44, "Reasons", fontsize=11, weight="bold", va="top")
+    fig.text(0.06, 0.47, "Reasons", fontsize=11, weight="bold", va="top")
     lines = [f"• [{r['decision']}] {r['item']}: {r['detail']}" for r in record["reasons"]] or \
             ["• none: every parameter is proven inside its limits (ISO 14253-1, guarded by U) and every worst case "
              "meets its limit and is covered by the tested construct."]
-    _text_block(fig, 0.06, 0.415, lines, size=8.5, width=110)
+    _text_block(fig, 0.06, 0.445, lines, size=8.5, width=110)
     return fig
 
 
+def _axis_range(lo, hi, v, u):
+    """x range showing both limits (or the one limit), the value and its U bar, with padding."""
+    pts = [x for x in (lo, hi) if x is not None]
+    if v is not None:
+        pts += [v - u, v + u]
+    a, b = min(pts), max(pts)
+    span = (b - a) or abs(a) or 1.0
+    if lo is None or hi is None:  # one-sided: leave room on the open side so it reads as open
+        span *= 1.6
+        a, b = (a - 0.3 * span, b + 0.05 * span) if lo is None else (a - 0.05 * span, b + 0.3 * span)
+    return a - 0.06 * span, b + 0.06 * span
+
+
+def _draw_range(ax, lo, hi, u, v, colour, left, right, ticks=True):
+    a = lo if lo is not None else left
+    b = hi if hi is not None else right
+    ax.axvspan(a, b, color="#dddddd", lw=0)
+    if lo is not None and u > 0:
+        ax.axvspan(lo, lo + u, facecolor="none", hatch="////", edgecolor="#888888", lw=0)
+        ax.axvline(lo, color="#444444", lw=0.8)
+    if hi is not None and u > 0:
+        ax.axvspan(hi - u, hi, facecolor="none", hatch="////", edgecolor="#888888", lw=0)
+        ax.axvline(hi, color="#444444", lw=0.8)
+    if v is not None:
+        if u > 0:
+            ax.plot([v - u, v + u], [0.5, 0.5], color=colour, lw=1.2, solid_capstyle="butt")
+            ax.plot([v - u, v + u], [0.5, 0.5], ls="none", marker="|", color=colour, ms=6)
+        ax.plot([v], [0.5], marker="D", color=colour, ms=5.5, mec="black", mew=0.4)
+    ax.set_xlim(left, right)
+    ax.set_ylim(0, 1)
+    ax.set_yticks([])
+    ax.tick_params(labelsize=6.5, length=2, pad=1)
+    if not ticks:
+        ax.set_xticks([])
+    for sp in ("top", "right", "left"):
+        ax.spines[sp].set_visible(False)
+
+
 def parameters(record: dict, plt, size):
+    """Each parameter inside its envelope range; a zoom beside it when the margin is small."""
     checks = record["checks"]
     fig = plt.figure(figsize=size)
     fig.text(0.06, 0.95, "Design parameters against the envelope", fontsize=13, weight="bold", va="top")
-    fig.text(0.06, 0.925, "Grey: validated range. Hatched: guard band of width U inside each limit (ISO 14253-1): "
-                          "a value there is indeterminate.", fontsize=8, va="top")
+    _text_block(fig, 0.06, 0.925, [
+        "Grey: validated range. Hatched: guard band of width U inside each limit (ISO 14253-1): a value there is "
+        "indeterminate. Diamond: measured value, bar: ± U. When the value is within 5 % of the axis span of a "
+        "limit, the right-hand panel zooms onto that limit (± 4 U) so the margin can be read."], size=7.5,
+        width=125, step=0.014)
     n = max(len(checks), 1)
-    h = min(0.075, 0.78 / n)
+    h = min(0.085, 0.82 / n)
+    top = 0.88
     for i, c in enumerate(checks):
-        ax = fig.add_axes([0.32, 0.86 - (i + 1) * h, 0.6, h * 0.55])
-        lo, hi, u, v = c["min"], c["max"], c["uncertainty"], c["value"]
-        ref = [x for x in (lo, hi, v) if x is not None]
-        span = (max(ref) - min(ref)) or abs(ref[0]) or 1.0
-        left = (lo if lo is not None else min(ref) - 0.3 * span) - 0.15 * span
-        right = (hi if hi is not None else max(ref) + 0.3 * span) + 0.15 * span
-        a = lo if lo is not None else left
-        b = hi if hi is not None else right
-        ax.axvspan(a, b, color="#dddddd")
-        if lo is not None and u > 0:
-            ax.axvspan(lo, lo + u, facecolor="none", hatch="////", edgecolor="#999999", lw=0)
-        if hi is not None and u > 0:
-            ax.axvspan(hi - u, hi, facecolor="none", hatch="////", edgecolor="#999999", lw=0)
+        y0 = top - (i + 1) * h
+        lo, hi, u, v = c["min"], c["max"], c["uncertainty"] or 0.0, c["value"]
         colour = _DECISION_COLOUR[c["decision"]]
-        if v is not None:
-            ax.plot([v], [0.5], marker="D", color=colour, ms=6)
-            if u > 0:
-                ax.plot([v - u, v + u], [0.5, 0.5], color=colour, lw=1.2)
-        ax.set_xlim(left, right)
-        ax.set_ylim(0, 1)
-        ax.set_yticks([])
-        ax.tick_params(labelsize=7)
-        for s in ("top", "right", "left"):
-            ax.spines[s].set_visible(False)
+        left, right = _axis_range(lo, hi, v, u)
+        ax = fig.add_axes([0.36, y0 + 0.3 * h, 0.38, 0.45 * h])
+        _draw_range(ax, lo, hi, u, v, colour, left, right)
         stat = "" if c["statistic"] == "value" else f" ({c['statistic']})"
-        fig.text(0.06, 0.86 - (i + 1) * h + h * 0.4,
-                 f"{c['parameter']}{stat}\n{_fmt(v)} {c['unit']}  [{_fmt(lo)}, {_fmt(hi)}]  U={_fmt(u)}\n"
-                 f"margin {_fmt(c['margin'])} · {c['decision']}", fontsize=7.5, va="center", color=colour)
+        fig.text(0.06, y0 + 0.78 * h, f"{c['parameter']}{stat}", fontsize=8, weight="bold", va="top")
+        fig.text(0.06, y0 + 0.78 * h - 0.013,
+                 f"value {_fmt(v)} {c['unit']}   limits [{_fmt(lo)}, {_fmt(hi)}]   U {_fmt(u)}\n"
+                 f"margin {_fmt(c.get('margin'))} {c['unit']}   {c['decision']}",
+                 fontsize=7, va="top", color=colour, linespacing=1.3)
+        if v is None:
+            continue
+        near = [x for x in (lo, hi) if x is not None]
+        if not near:
+            continue
+        limit = min(near, key=lambda x: abs(x - v))
+        if abs(v - limit) < 0.05 * (right - left):
+            half = max(4 * u, 2.5 * abs(v - limit), 1e-6 * max(abs(limit), 1.0))
+            zx = fig.add_axes([0.79, y0 + 0.3 * h, 0.15, 0.45 * h])
+            _draw_range(zx, lo, hi, u, v, colour, limit - half, limit + half)
+            zx.set_title(f"zoom at limit {_fmt(limit)}", fontsize=6.5, pad=2)
     return fig
 
 
@@ -173,76 +215,190 @@ def thickness_map(record: dict, plt, size):
     return fig
 
 
+def _monte_carlo_text(mc) -> str | None:
+    """One line from a Monte Carlo block; tolerant of the field names (the block is optional)."""
+    if not isinstance(mc, dict):
+        return None
+    p = next((mc[k] for k in ("probability", "p_fail", "probability_below_limit", "p") if k in mc), None)
+    ci = mc.get("ci") or mc.get("confidence_interval")
+    if ci is None and "ci_low" in mc:
+        ci = [mc.get("ci_low"), mc.get("ci_high")]
+    parts = [f"P(metric beyond limit) = {_fmt(p)}" if p is not None else "probability not given"]
+    if isinstance(ci, (list, tuple)) and len(ci) == 2:
+        parts.append(f"{_fmt(mc.get('confidence', mc.get('level', 0.95)))} CI [{_fmt(ci[0])}, {_fmt(ci[1])}]")
+    for k, label in (("samples", "n"), ("n", "n"), ("seed", "seed"), ("method", "")):
+        if k in mc:
+            parts.append(f"{label} {mc[k]}".strip() if label else str(mc[k]))
+    return ", ".join(parts)
+
+
+def _sensitivities(w):
+    """(baseline, rows) from ``sensitivities``: a list of {variable, low, high, metric_low, metric_high}
+    with ``baseline`` beside it, or a dict {baseline, variables: [...]}."""
+    s = w.get("sensitivities")
+    if isinstance(s, dict):
+        base, rows = s.get("baseline"), s.get("variables") or s.get("items") or []
+    else:
+        base, rows = w.get("baseline", w.get("sensitivity_baseline")), s or []
+    rows = [r for r in rows if isinstance(r, dict) and r.get("metric_low") is not None
+            and r.get("metric_high") is not None]
+    if base is None and rows:
+        base = rows[0].get("baseline")
+    return base, rows
+
+
+def _tornado(fig, rect, w):
+    base, rows = _sensitivities(w)
+    if base is None or not rows:
+        return False
+    rows = sorted(rows, key=lambda r: abs(r["metric_high"] - r["metric_low"]))
+    ax = fig.add_axes(rect)
+    for k, r in enumerate(rows):
+        for val, colour in ((r["metric_low"], "#4393c3"), (r["metric_high"], "#d6604d")):
+            ax.barh(k, val - base, left=base, height=0.6, color=colour, edgecolor="black", linewidth=0.3)
+    ax.axvline(base, color="black", lw=0.8)
+    if w.get("limit") is not None:
+        ax.axvline(w["limit"], color="#b2182b", lw=1.0, ls="--")
+        ax.text(w["limit"], len(rows) - 0.4, f" limit {_fmt(w['limit'])}", color="#b2182b", fontsize=7, va="bottom")
+    ax.set_yticks(range(len(rows)))
+    ax.set_yticklabels([f"{r.get('variable')}  [{_fmt(r.get('low'))} … {_fmt(r.get('high'))}]" for r in rows],
+                       fontsize=7)
+    ax.set_xlabel(f"{w['metric']} [{w['unit']}]   (blue: variable at its low value, red: at its high value; "
+                  f"baseline {_fmt(base)})", fontsize=7)
+    ax.tick_params(labelsize=7)
+    ax.set_title(f"Sensitivity of {w['metric']} to each manufacturing variable (tornado)", fontsize=9)
+    for sp in ("top", "right"):
+        ax.spines[sp].set_visible(False)
+    return True
+
+
 def worst_case(record: dict, plt, size):
-    fig = plt.figure(figsize=size)
-    fig.text(0.06, 0.95, "Worst case over the manufacturing variables", fontsize=13, weight="bold", va="top")
-    y = 0.91
+    """One page per metric: the worst-case table, then its tornado chart when sensitivities exist."""
     if not record["worst_case"]:
-        fig.text(0.06, y, "Not evaluated (the mesh failed the integrity gate).", fontsize=9, va="top")
+        fig = plt.figure(figsize=size)
+        fig.text(0.06, 0.95, "Worst case over the manufacturing variables", fontsize=13, weight="bold", va="top")
+        fig.text(0.06, 0.91, "Not evaluated (the mesh failed the integrity gate).", fontsize=9, va="top")
         return fig
+    figs = []
     for w in record["worst_case"]:
+        fig = plt.figure(figsize=size)
+        fig.text(0.06, 0.95, "Worst case over the manufacturing variables", fontsize=13, weight="bold", va="top")
         cov = w["coverage"]
         rows = [
             ["Model", w["model"]],
             ["Worst value", f"{_fmt(w['value'])} {w['unit']}"],
             ["Limit", f"{'≥' if w['sense'] == 'min' else '≤'} {_fmt(w['limit'])} {w['unit']}"],
             ["Margin", f"{_fmt(w['margin'])} {w['unit']} ({'met' if w['passed'] else 'NOT met'})"],
-            ["Limiting configuration", ", ".join(f"{k} = {_fmt(v)}" for k, v in sorted(w["limiting_configuration"].items()))],
             ["Method", f"{w['method']} ({w['evaluations']} model evaluations)"],
             ["Tested construct", f"{cov['report']}: model {_fmt(cov['construct_model_value'])} {w['unit']}, "
                                  f"measured {_fmt(cov['measured_value'])} {w['unit']}"],
             ["Covered by the test", f"{'yes' if cov['covered'] else 'NO'} (by {_fmt(cov['margin'])} {w['unit']})"],
+            ["Monte Carlo", _monte_carlo_text(w.get("monte_carlo")) or "not evaluated"],
         ]
-        fig.text(0.06, y, f"Metric: {w['metric']}", fontsize=11, weight="bold", va="top")
-        ax = fig.add_axes([0.06, y - 0.27, 0.88, 0.24])
-        _table(ax, ["Item", "Value"], rows, col_widths=[0.28, 0.72], size=8)
-        y -= 0.32
-    return fig
+        config = sorted(w["limiting_configuration"].items())
+        rows += [["Limiting configuration" if k == 0 else "", f"{name} = {_fmt(val)}"]
+                 for k, (name, val) in enumerate(config)]
+        fig.text(0.06, 0.905, f"Metric: {w['metric']}", fontsize=11, weight="bold", va="top")
+        height = 0.022 * (len(rows) + 1)
+        ax = fig.add_axes([0.06, 0.88 - height, 0.88, height])
+        _table(ax, ["Item", "Value"], rows, col_widths=[0.26, 0.74], size=7.5)
+        if not _tornado(fig, [0.36, 0.12, 0.56, min(0.4, 0.80 - height - 0.12)], w):
+            fig.text(0.06, 0.84 - height, "Tornado chart: no per-variable sensitivities in this record.",
+                     fontsize=8, va="top", color="#555555")
+        figs.append(fig)
+    return figs
+
+
+_BOTTOM = 0.06  # lowest y a table may reach: the footer sits below it
+_ROW = 0.021    # height of one table row [figure fraction]
+
+
+def _paged_table(plt, size, title, header, rows, col_widths, figs, fig=None, y=0.91, size_pt=7, mono_col=None):
+    """Draw a table from ``y`` down, continuing on new pages rather than running into the footer."""
+    rows = list(rows) or [["(none)"] + [""] * (len(header) - 1)]
+    first = True
+    while rows:
+        if fig is None or y - 0.03 - 2 * _ROW < _BOTTOM:
+            fig = plt.figure(figsize=size)
+            figs.append(fig)
+            y = 0.95
+        fig.text(0.06, y, title if first else f"{title} (continued)", fontsize=11, weight="bold", va="top")
+        fits = max(1, int((y - 0.03 - _BOTTOM) / _ROW) - 1)
+        chunk, rows = rows[:fits], rows[fits:]
+        height = _ROW * (len(chunk) + 1)
+        ax = fig.add_axes([0.06, y - 0.03 - height, 0.88, height])
+        _table(ax, header, chunk, col_widths=col_widths, size=size_pt, mono_col=mono_col)
+        y = y - 0.03 - height - 0.03
+        first = False
+    return fig, y
 
 
 def traceability(record: dict, plt, size):
+    figs: list = []
     fig = plt.figure(figsize=size)
+    figs.append(fig)
     fig.text(0.06, 0.95, "Traceability", fontsize=13, weight="bold", va="top")
     req, scan = record["request"], record["scan"]
     lines = [f"HCP request {req['id']}, received {req['received']}, planned use {req['planned_use']}"]
     lines += [f"    {k}: {v}" for k, v in sorted(req["characteristics"].items())]
     lines.append(f"Scan: {scan['modality']}, acquired {scan['acquired']}, slice thickness {scan['slice_thickness']} mm, "
                  f"pixel spacing {scan['pixel_spacing']} mm")
+    lines.append(f"Design iteration {record['design_iteration']} by {record['designer']}; physician approval "
+                 f"{record.get('physician_approval_ref') or 'not yet recorded'}")
     y = _text_block(fig, 0.06, 0.92, lines, size=8.5)
-    fig.text(0.06, y - 0.01, "Input files", fontsize=11, weight="bold", va="top")
-    ax = fig.add_axes([0.06, y - 0.04 - 0.03 * (len(record["inputs"]) + 1), 0.88, 0.03 * (len(record["inputs"]) + 1)])
-    _table(ax, ["Role", "Path", "SHA-256"], [[i["role"], i["path"], i["sha256"]] for i in record["inputs"]],
-           col_widths=[0.14, 0.3, 0.56], size=7)
-    y = y - 0.08 - 0.03 * (len(record["inputs"]) + 1)
+    fig, y = _paged_table(plt, size, "Input files", ["Role", "Path", "SHA-256"],
+                          [[i["role"], i["path"], i["sha256"]] for i in record["inputs"]],
+                          [0.13, 0.30, 0.57], figs, fig, y - 0.01, size_pt=7, mono_col=2)
     mi = record["mesh_integrity"]
-    fig.text(0.06, y, "Mesh integrity gate", fontsize=11, weight="bold", va="top")
     keys = ["vertices", "faces", "degenerate_faces", "duplicate_faces", "boundary_edges", "nonmanifold_edges",
             "winding_consistent", "signed_volume", "bodies", "expected_bodies", "self_intersections",
             "self_intersection_method", "unit_check", "passed"]
+    keys += sorted(k for k in mi if k not in keys and k != "problems" and not isinstance(mi[k], (dict, list)))
     rows = [[k, _fmt(mi.get(k), 8) if mi.get(k) is not None else "not evaluated"] for k in keys if k in mi]
-    ax = fig.add_axes([0.06, y - 0.03 - 0.022 * (len(rows) + 1), 0.88, 0.022 * (len(rows) + 1)])
-    _table(ax, ["Check", "Result"], rows, col_widths=[0.3, 0.7], size=7)
-    y = y - 0.06 - 0.022 * (len(rows) + 1)
-    fig.text(0.06, y, "Measurements", fontsize=11, weight="bold", va="top")
+    rows += [["problem", p] for p in mi.get("problems", [])]
+    fig, y = _paged_table(plt, size, "Mesh integrity gate", ["Check", "Result"], rows, [0.3, 0.7], figs, fig, y)
     rows = [[m["parameter"], f"{_fmt(m['value'], 6)} {m['unit']}", m["method"]] for m in record["measurements"]]
-    ax = fig.add_axes([0.06, y - 0.03 - 0.022 * (len(rows) + 1), 0.88, 0.022 * (len(rows) + 1)])
-    _table(ax, ["Parameter", "Value", "Method"], rows, col_widths=[0.3, 0.3, 0.4], size=7)
-    return fig
+    _paged_table(plt, size, "Measurements", ["Parameter", "Value", "Method"], rows, [0.3, 0.3, 0.4], figs, fig, y)
+    return figs
 
 
 def signatures(record: dict, plt, size):
+    """Prepared (the record itself), reviewed and approved (electronic signatures from the ledger)."""
     fig = plt.figure(figsize=size)
     fig.text(0.06, 0.95, "Signatures", fontsize=13, weight="bold", va="top")
-    sigs = {s["role"]: s for s in record.get("signatures", [])}
-    rows = []
-    for role in ("prepared", "reviewer", "approver"):
-        s = sigs.get(role)
-        rows.append([role, s["name"] if s else "", s["signed_at"] if s else "", s["meaning"] if s else ""])
-    ax = fig.add_axes([0.06, 0.72, 0.88, 0.18])
-    _table(ax, ["Role", "Printed name", "Date and time (UTC)", "Meaning"], rows, col_widths=[0.14, 0.28, 0.24, 0.34], size=9)
-    _text_block(fig, 0.06, 0.68, ["Electronic signatures are bound to the record's content SHA-256 in the evidence "
-                                  "ledger (pmd-envelope sign); this page shows them when the report is re-rendered."], size=8)
+    sigs = record.get("signatures", [])
+    rows = [["prepared", record["designer"], record["created_at"],
+             f"design verification record generated by {record['software']['name']} "
+             f"{record['software']['version']} (not an electronic signature)", "-"]]
+    colours = [None]
+    for role in ("reviewer", "approver"):
+        mine = [s for s in sigs if s.get("role") == role]
+        if not mine:
+            rows.append([role, "", "", "(not signed)", ""])
+            colours.append(None)
+        for s in mine:
+            rows.append([role, s.get("name", ""), s.get("signed_at", ""), s.get("meaning", ""),
+                         "valid" if s.get("valid", True) else "NOT VALID"])
+            colours.append(None if s.get("valid", True) else "#b2182b")
+    ax = fig.add_axes([0.06, 0.90 - 0.04 * (len(rows) + 1), 0.88, 0.04 * (len(rows) + 1)])
+    _table(ax, ["Role", "Printed name", "Date and time (UTC)", "Meaning", "Check"],
+           [[_wrap(c, w) for c, w in zip(r, (10, 22, 20, 40, 9))] for r in rows],
+           col_widths=[0.11, 0.22, 0.2, 0.37, 0.1], colours=colours, size=7.5)
+    y = 0.86 - 0.04 * (len(rows) + 1)
+    keys = [f"{s.get('role')} {s.get('name')}: Ed25519 public key {s.get('public_key')}, ledger entry "
+            f"{s.get('ledger_entry')}" for s in sigs]
+    _text_block(fig, 0.06, y, [
+        "Electronic signatures are Ed25519 signatures over the record id, the record's content SHA-256 "
+        f"({record['integrity']['content_sha256']}), the printed name, role, date and time and meaning; they are "
+        "kept in the evidence ledger (pmd-envelope sign), never in the record, so signing does not change the record "
+        "or its hash. 'pmd-envelope report' fills this page from the ledger; 'pmd-envelope records verify' checks "
+        "every signature and whether the record changed after it was signed.", *keys], size=7.5, width=120,
+        step=0.015)
     return fig
+
+
+def _wrap(text, width):
+    return "\n".join(textwrap.wrap(str(text), width)) if text else ""
 
 
 PAGES = (cover, parameters, thickness_map, worst_case, traceability, signatures)

@@ -1,0 +1,168 @@
+"""Electronic signatures (21 CFR Part 11 style) bound to a record's content hash, kept in the ledger.
+
+A signature is an Ed25519 signature (RFC 8032, via ``cryptography``) over the canonical JSON of
+``{record_id, content_sha256, name, role, meaning, signed_at, public_key}``, prefixed by a domain
+string so it cannot be replayed as anything else. It therefore shows the printed name, the date
+and time and the meaning (§11.50) and is linked to its record (§11.70): copied onto another
+record, or left on a record whose content changed, it no longer verifies.
+
+Keys: the signer's private key comes from ``--key FILE`` (PEM PKCS#8, e.g. made by
+``openssl genpkey -algorithm ed25519``, or a file holding the 32-byte seed as 64 hex digits) or
+from the environment variable ``PMD_ENVELOPE_SIGNING_KEY`` (the 64 hex digits). The private key
+is never written anywhere; the ledger holds only the public key, so anyone can check a signature
+years later. Who owns a public key is not something a signature can prove by itself: give
+``records verify --trusted-keys FILE`` (lines ``<public key hex> <printed name>``) to require
+that every signature was made by a listed key under the listed name.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import os
+import re
+from pathlib import Path
+
+from pmd_envelope.errors import SignatureError
+from pmd_envelope.record import canonical_json
+
+__all__ = ["ROLES", "KEY_ENV", "load_private_key", "signed_message", "sign_fields", "check_signature",
+           "read_trusted_keys", "signatures_for_report"]
+
+#: Roles that sign with this command; "prepared" is the record itself (designer, created_at).
+ROLES = ("reviewer", "approver")
+KEY_ENV = "PMD_ENVELOPE_SIGNING_KEY"
+ALGORITHM = "ed25519"
+_DOMAIN = b"pmd-envelope signature v1\n"
+_HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
+
+
+def load_private_key(key_file: str | Path | None = None):
+    """The signer's Ed25519 private key from ``key_file`` or ``$PMD_ENVELOPE_SIGNING_KEY``.
+
+    Raises
+    ------
+    SignatureError
+        When no key is given or it is not an Ed25519 key.
+    """
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+    if key_file is not None:
+        try:
+            raw = Path(key_file).read_bytes()
+        except OSError as exc:
+            raise SignatureError(key_file, f"cannot read signing key ({exc.strerror or exc})") from None
+        source = key_file
+    elif os.environ.get(KEY_ENV):
+        raw, source = os.environ[KEY_ENV].encode(), f"${KEY_ENV}"
+    else:
+        raise SignatureError("--key", f"no signing key: give --key FILE or set {KEY_ENV} to the 64-hex-digit seed")
+    text = raw.strip()
+    if _HEX64.match(text.decode("ascii", "replace")):
+        return Ed25519PrivateKey.from_private_bytes(bytes.fromhex(text.decode()))
+    try:
+        key = serialization.load_pem_private_key(raw, password=None)
+    except (ValueError, TypeError) as exc:
+        raise SignatureError(source, f"not an unencrypted PEM private key or 64 hex digits ({exc})") from None
+    if not isinstance(key, Ed25519PrivateKey):
+        raise SignatureError(source, f"is a {type(key).__name__}, not an Ed25519 key; "
+                                     "make one with: openssl genpkey -algorithm ed25519")
+    return key
+
+
+def public_key_hex(private_key) -> str:
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    return private_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw).hex()
+
+
+def signed_message(*, record_id: str, content_sha256: str, name: str, role: str, meaning: str, signed_at: str,
+                   public_key: str) -> bytes:
+    """The exact bytes a signature covers."""
+    return _DOMAIN + canonical_json({"record_id": record_id, "content_sha256": content_sha256, "name": name,
+                                     "role": role, "meaning": meaning, "signed_at": signed_at,
+                                     "public_key": public_key})
+
+
+def sign_fields(record: dict, *, name: str, role: str, meaning: str, private_key,
+                now: _dt.datetime | None = None) -> dict:
+    """Ledger columns of a signature entry for ``record`` (whose content hash must verify)."""
+    from pmd_envelope.record import verify_record_hash
+
+    if role not in ROLES:
+        raise SignatureError(None, f"role '{role}' is not one of: {', '.join(ROLES)}")
+    for label, value in (("name", name), ("meaning", meaning)):
+        if not value or not value.strip():
+            raise SignatureError(None, f"--{label} must not be empty: a signature shows the printed name and "
+                                       "its meaning (21 CFR 11.50)")
+    if not verify_record_hash(record):
+        raise SignatureError(None, f"record {record.get('record_id')} does not match its own content hash; "
+                                   "it was changed after it was written and cannot be signed")
+    now = (now or _dt.datetime.now(_dt.timezone.utc)).astimezone(_dt.timezone.utc).replace(microsecond=0)
+    signed_at = now.isoformat().replace("+00:00", "Z")
+    pub = public_key_hex(private_key)
+    content = record["integrity"]["content_sha256"]
+    msg = signed_message(record_id=record["record_id"], content_sha256=content, name=name.strip(), role=role,
+                         meaning=meaning.strip(), signed_at=signed_at, public_key=pub)
+    return {"kind": "signature", "record_id": record["record_id"], "case_id": record["case_id"],
+            "content_sha256": content,
+            "detail": {"name": name.strip(), "role": role, "meaning": meaning.strip(), "signed_at": signed_at,
+                       "algorithm": ALGORITHM, "public_key": pub, "signature": private_key.sign(msg).hex()}}
+
+
+def check_signature(entry, trusted_keys: dict[str, str] | None = None) -> str | None:
+    """None when a signature entry verifies; else the reason it does not."""
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+    d = entry.detail
+    try:
+        if d.get("algorithm") != ALGORITHM:
+            return f"unknown signature algorithm {d.get('algorithm')!r}"
+        msg = signed_message(record_id=entry.record_id, content_sha256=entry.content_sha256, name=d["name"],
+                             role=d["role"], meaning=d["meaning"], signed_at=d["signed_at"], public_key=d["public_key"])
+        Ed25519PublicKey.from_public_bytes(bytes.fromhex(d["public_key"])).verify(bytes.fromhex(d["signature"]), msg)
+    except InvalidSignature:
+        return "signature does not verify (forged, or the signed fields were changed)"
+    except (KeyError, TypeError, ValueError) as exc:
+        return f"signature entry is malformed ({type(exc).__name__}: {exc})"
+    if trusted_keys is not None:
+        owner = trusted_keys.get(d["public_key"].lower())
+        if owner is None:
+            return f"signed with key {d['public_key'][:16]}…, which is not in the trusted keys"
+        if owner != d["name"]:
+            return f"signed with the key of {owner!r} under the name {d['name']!r}"
+    return None
+
+
+def read_trusted_keys(path: str | Path) -> dict[str, str]:
+    """``{public key hex: printed name}`` from lines ``<64 hex digits> <name>`` (``#`` comments)."""
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise SignatureError(path, f"cannot read trusted keys ({exc.strerror or exc})") from None
+    out = {}
+    for n, line in enumerate(lines, start=1):
+        line = line.split("#", 1)[0].strip()
+        if not line:
+            continue
+        key, _, name = line.partition(" ")
+        if not _HEX64.match(key) or not name.strip():
+            raise SignatureError(path, f"line {n}: expected '<64 hex digits public key> <printed name>'")
+        out[key.lower()] = name.strip()
+    return out
+
+
+def signatures_for_report(entries, trusted_keys: dict[str, str] | None = None) -> list[dict]:
+    """The signature block rows of one record's ledger entries, each with whether it verifies."""
+    rows = []
+    for e in entries:
+        if e.kind != "signature":
+            continue
+        reason = check_signature(e, trusted_keys)
+        rows.append({"role": e.detail.get("role"), "name": e.detail.get("name"), "signed_at": e.detail.get("signed_at"),
+                     "meaning": e.detail.get("meaning"), "public_key": e.detail.get("public_key"),
+                     "ledger_entry": e.seq, "content_sha256": e.content_sha256, "valid": reason is None,
+                     "problem": reason})
+    return rows

@@ -1,0 +1,129 @@
+"""Never half-written: kills at random moments and concurrent writers leave a verifiable ledger."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import numpy as np
+import pytest
+
+from conftest import ROOT
+from evidence_writer import fake_report, fresh
+from pmd_envelope.ledger import _pending, commit_evidence, complete_pending, open_ledger, record_entry_fields, \
+    verify_ledger
+from pmd_envelope.record import record_bytes, write_atomic
+
+WRITER = ROOT / "tests" / "evidence_writer.py"
+#: Bounded so the suite stays short on a shared 2-core machine.
+KILLS = 30
+
+
+def _env():
+    return dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), str(ROOT / "tests")]))
+
+
+@pytest.fixture
+def base_record(validations, tmp_path):
+    p = tmp_path / "base.json"
+    p.write_text(json.dumps(validations["cranial-001"].record))
+    return p
+
+
+def _check_complete(out):
+    """verify passes, and every record on disk sits beside its own report (complete or none)."""
+    with open_ledger(out / "ledger.sqlite") as ledger:
+        result = verify_ledger(ledger)
+        entries = ledger.entries()
+    assert result.ok, result.problems
+    for folder in out.iterdir():
+        if not folder.is_dir():
+            continue
+        assert not list(folder.glob(".*")), f"leftover temporary files in {folder}"
+        rec = json.loads((folder / "record.json").read_bytes())
+        assert (folder / "report.pdf").read_bytes() == fake_report(rec["record_id"])
+    return entries
+
+
+def test_killed_writer_leaves_complete_evidence_or_none(base_record, tmp_path):
+    rng = np.random.default_rng(20261124)
+    out = tmp_path / "ev"
+    committed = 0
+    for _ in range(KILLS):
+        proc = subprocess.Popen([sys.executable, str(WRITER), str(base_record), str(out), "1000"],
+                                stdout=subprocess.PIPE, env=_env())
+        time.sleep(float(rng.uniform(0.15, 0.6)))  # start-up takes ~0.1 s; kill anywhere after
+        proc.send_signal(signal.SIGKILL)
+        printed = proc.communicate()[0].decode().split()
+        assert proc.returncode == -signal.SIGKILL
+        if not (out / "ledger.sqlite").exists():
+            continue
+        entries = _check_complete(out)
+        ids = [e.record_id for e in entries]
+        # every record the writer reported as done is in the ledger (committed before it printed)
+        assert set(printed) <= set(ids)
+        assert len(ids) >= committed
+        committed = len(ids)
+    assert committed > KILLS, "too few writes finished: lengthen the sleeps"
+
+
+def _stage(out, record, commit: bool):
+    """Do the first half of commit_evidence by hand: pending files, and the ledger entry if ``commit``."""
+    folder = out / record["case_id"]
+    data = record_bytes(record)
+    with open_ledger(out / "ledger.sqlite", create=True) as ledger:
+        with ledger.transaction():
+            write_atomic(_pending(folder / "report.pdf", record["record_id"]), fake_report(record["record_id"]))
+            write_atomic(_pending(folder / "record.json", record["record_id"]), data)
+            if commit:
+                ledger.insert(record_entry_fields(record, f"{record['case_id']}/record.json", data))
+
+
+def test_killed_after_commit_is_rolled_forward(validations, tmp_path):
+    out = tmp_path / "ev"
+    old = validations["cranial-001"].record
+    commit_evidence(out, old, fake_report(old["record_id"]))
+    new = fresh(old)
+    _stage(out, new, commit=True)  # as if killed between the ledger commit and the renames
+    assert json.loads((out / "cranial-001" / "record.json").read_text())["record_id"] == old["record_id"]
+    _check_complete(out)  # verify completes the renames
+    assert json.loads((out / "cranial-001" / "record.json").read_text())["record_id"] == new["record_id"]
+
+
+def test_killed_before_commit_leaves_old_evidence(validations, tmp_path):
+    out = tmp_path / "ev"
+    old = validations["cranial-001"].record
+    commit_evidence(out, old, fake_report(old["record_id"]))
+    _stage(out, fresh(old), commit=False)  # as if killed just before the ledger commit
+    with open_ledger(out / "ledger.sqlite") as ledger:
+        with ledger.transaction():
+            notes = complete_pending(ledger)
+    assert len(notes) == 2 and all(n.startswith("discarded uncommitted") for n in notes)
+    entries = _check_complete(out)
+    assert [e.record_id for e in entries] == [old["record_id"]]
+    assert json.loads((out / "cranial-001" / "record.json").read_text())["record_id"] == old["record_id"]
+
+
+@pytest.mark.parametrize("same_case", [False, True])
+def test_concurrent_appends_keep_one_chain(base_record, tmp_path, same_case):
+    out = tmp_path / "ev"
+    n = 12
+    procs = []
+    for k in range(2):
+        src = base_record
+        if not same_case:  # the second writer writes another case
+            rec = json.loads(base_record.read_text())
+            rec["case_id"] = f"cranial-00{k + 1}"
+            src = tmp_path / f"base{k}.json"
+            src.write_text(json.dumps(rec))
+        procs.append(subprocess.Popen([sys.executable, str(WRITER), str(src), str(out), str(n)],
+                                      stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=_env()))
+    outputs = [p.communicate() for p in procs]
+    for p, (o, e) in zip(procs, outputs):
+        assert p.returncode == 0, e.decode()
+    entries = _check_complete(out)
+    assert [e.seq for e in entries] == list(range(1, 2 * n + 1))
+    written = set(outputs[0][0].decode().split()) | set(outputs[1][0].decode().split())
+    assert {e.record_id for e in entries} == written and len(written) == 2 * n
