@@ -2,9 +2,9 @@
 optional worst-case fields (Monte Carlo, sensitivities) and signatures rendered when present."""
 
 import copy
+import io
 import json
 import os
-import shutil
 import subprocess
 import sys
 
@@ -13,7 +13,6 @@ import pytest
 from conftest import ROOT
 from pmd_envelope.report import render_report
 
-requires_pdftotext = pytest.mark.skipif(shutil.which("pdftotext") is None, reason="poppler-utils not installed")
 
 
 @pytest.fixture(scope="module")
@@ -22,10 +21,13 @@ def pdf(validations):
 
 
 def _pages_text(data, tmp_path):
-    p = tmp_path / "r.pdf"
-    p.write_bytes(data)
-    text = subprocess.run(["pdftotext", "-layout", str(p), "-"], capture_output=True, text=True, check=True).stdout
-    return text.split("\f")[:-1]
+    """Text of each page (pypdf: a test dependency, so this runs on a fresh machine)."""
+    import logging
+
+    import pypdf
+
+    logging.getLogger("pypdf").setLevel(logging.ERROR)  # the thickness map's markers exceed its XObject count
+    return [page.extract_text() for page in pypdf.PdfReader(io.BytesIO(data)).pages]
 
 
 def test_metadata_stripped(pdf):
@@ -44,7 +46,6 @@ def test_same_record_same_bytes_in_another_process(validations, pdf, tmp_path):
     assert out == pdf
 
 
-@requires_pdftotext
 def test_every_page_has_record_id_and_page_n_of_m(validations, pdf, tmp_path):
     rid = validations["cranial-003"].record["record_id"]
     pages = _pages_text(pdf, tmp_path)
@@ -54,27 +55,26 @@ def test_every_page_has_record_id_and_page_n_of_m(validations, pdf, tmp_path):
     assert "NONCONFORMING" in pages[0] and validations["cranial-003"].record["integrity"]["content_sha256"] in pages[0]
 
 
-@requires_pdftotext
-def test_optional_worst_case_fields_and_signatures_rendered(validations, tmp_path):
-    rec = copy.deepcopy(validations["cranial-001"].record)
+def test_worst_case_details_and_signatures_rendered(validations, tmp_path):
+    rec = copy.deepcopy(validations["cranial-003"].record)
     w = rec["worst_case"][0]
-    w["monte_carlo"] = {"probability": 0.0123, "ci": [0.0101, 0.0148], "confidence": 0.95, "samples": 100000,
-                        "seed": 7}
-    w["baseline"] = 1700.0
-    w["sensitivities"] = [{"variable": "thickness_deviation", "low": -0.1, "high": 0.1, "metric_low": 1500.0,
-                           "metric_high": 1900.0}]
+    mc = w["monte_carlo"]
     rec["signatures"] = [{"role": "approver", "name": "Bo Approver", "signed_at": "2026-11-24T18:00:00Z",
                           "meaning": "approved for manufacture", "public_key": "cd" * 32, "ledger_entry": 4,
                           "valid": True}]
     text = "\n".join(_pages_text(render_report(rec), tmp_path))
-    assert "P(metric beyond limit) = 0.0123, 0.95 CI [0.0101, 0.0148], n 100000, seed 7" in text
-    assert "tornado" in text and "thickness_deviation" in text
+    assert f"({mc['failures']} of {mc['samples']} samples)" in text and f"seed {mc['seed']}" in text
+    assert "tornado" in text
+    for row in w["sensitivities"]["variables"]:
+        assert row["variable"] in text
     assert "Bo Approver" in text and "approved for manufacture" in text
-    plain = "\n".join(_pages_text(render_report(validations["cranial-001"].record), tmp_path))
-    assert "Monte Carlo" in plain and "not evaluated" in plain and "(not signed)" in plain
+    # the optional blocks absent: the report still renders and says so
+    del w["monte_carlo"], w["sensitivities"]
+    del rec["signatures"]
+    plain = "\n".join(_pages_text(render_report(rec), tmp_path))
+    assert "Monte Carlo" in plain and "not evaluated" in plain and "(not signed)" in plain and "tornado" not in plain
 
 
-@requires_pdftotext
 def test_long_tables_continue_on_a_new_page(validations, tmp_path):
     rec = copy.deepcopy(validations["cranial-001"].record)
     extra = [{"parameter": f"hole_{i:02d}_diameter", "value": 2.0, "unit": "mm", "method": "hole_fit"}

@@ -216,35 +216,24 @@ def thickness_map(record: dict, plt, size):
 
 
 def _monte_carlo_text(mc) -> str | None:
-    """One line from a Monte Carlo block; tolerant of the field names (the block is optional)."""
-    if not isinstance(mc, dict):
+    """One line from a record's ``worst_case[i].monte_carlo`` block (None when absent)."""
+    if not mc:
         return None
-    p = next((mc[k] for k in ("probability", "p_fail", "probability_below_limit", "p") if k in mc), None)
-    ci = mc.get("ci") or mc.get("confidence_interval")
-    if ci is None and "ci_low" in mc:
-        ci = [mc.get("ci_low"), mc.get("ci_high")]
-    parts = [f"P(metric beyond limit) = {_fmt(p)}" if p is not None else "probability not given"]
-    if isinstance(ci, (list, tuple)) and len(ci) == 2:
-        parts.append(f"{_fmt(mc.get('confidence', mc.get('level', 0.95)))} CI [{_fmt(ci[0])}, {_fmt(ci[1])}]")
-    for k, label in (("samples", "n"), ("n", "n"), ("seed", "seed"), ("method", "")):
-        if k in mc:
-            parts.append(f"{label} {mc[k]}".strip() if label else str(mc[k]))
-    return ", ".join(parts)
+    lo, hi = mc["interval"]
+    ci = (f"{_fmt(mc['confidence'])} upper bound {_fmt(hi)} (no sample failed)" if mc["upper_bound_only"]
+          else f"{_fmt(mc['confidence'])} CI [{_fmt(lo)}, {_fmt(hi)}]")
+    return (f"P(limit missed) = {_fmt(mc['probability'])} ({mc['failures']} of {mc['samples']} samples), {ci}, "
+            f"seed {mc['seed']}")
 
 
 def _sensitivities(w):
-    """(baseline, rows) from ``sensitivities``: a list of {variable, low, high, metric_low, metric_high}
-    with ``baseline`` beside it, or a dict {baseline, variables: [...]}."""
+    """(baseline, rows) from a record's ``worst_case[i].sensitivities`` block, or (None, [])."""
     s = w.get("sensitivities")
-    if isinstance(s, dict):
-        base, rows = s.get("baseline"), s.get("variables") or s.get("items") or []
-    else:
-        base, rows = w.get("baseline", w.get("sensitivity_baseline")), s or []
-    rows = [r for r in rows if isinstance(r, dict) and r.get("metric_low") is not None
-            and r.get("metric_high") is not None]
-    if base is None and rows:
-        base = rows[0].get("baseline")
-    return base, rows
+    if not s:
+        return None, []
+    rows = [{"variable": r["variable"], "low": r["low"], "high": r["high"],
+             "metric_low": r["metric_at_low"], "metric_high": r["metric_at_high"]} for r in s["variables"]]
+    return s["baseline"], rows
 
 
 def _tornado(fig, rect, w):
