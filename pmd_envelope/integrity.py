@@ -17,7 +17,7 @@ from scipy.sparse.csgraph import connected_components
 
 from pmd_envelope.mesh_io import MeshData
 
-__all__ = ["IntegrityReport", "check_integrity", "triangle_areas", "face_normals"]
+__all__ = ["IntegrityReport", "check_integrity", "triangle_areas", "face_normals", "count_bodies"]
 
 # A face is degenerate when its area is below (1e-9 of the squared largest mesh extent): far below
 # any printable feature (LPBF pins 0.5 mm -> 0.25 mm^2) yet above float64 round-off of a cross
@@ -82,6 +82,15 @@ def signed_volume(v: np.ndarray, f: np.ndarray) -> float:
     return float(np.einsum("ij,ij->i", c[f[:, 0]], np.cross(c[f[:, 1]], c[f[:, 2]])).sum() / 6.0)
 
 
+def count_bodies(v: np.ndarray, f: np.ndarray) -> int:
+    """Number of edge-connected components (surface shells) among the vertices faces use."""
+    n = len(v)
+    a, b = f.reshape(-1), f[:, [1, 2, 0]].reshape(-1)
+    graph = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n, n))
+    _, labels = connected_components(graph, directed=False)
+    return int(len(np.unique(labels[np.unique(f)])))
+
+
 def check_integrity(mesh: MeshData, *, expected_bodies: int | None = None,
                     plausible_size: tuple[float, float] | None = None, largest_extent: float | None = None,
                     unit_size_slack: float = 2.0) -> IntegrityReport:
@@ -143,9 +152,7 @@ def check_integrity(mesh: MeshData, *, expected_bodies: int | None = None,
     if boundary == 0 and winding_ok and vol <= 0:
         problems.append(f"faces point inward (signed volume {vol:.6g} mm^3 <= 0)")
 
-    graph = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n, n))
-    _, labels = connected_components(graph, directed=False)
-    bodies = int(len(np.unique(labels[np.unique(f)])))
+    bodies = count_bodies(v, f)
     if expected_bodies is not None and bodies != expected_bodies:
         problems.append(f"{bodies} separate bodies where the envelope expects {expected_bodies}")
 

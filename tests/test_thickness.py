@@ -72,7 +72,7 @@ ENGINE_OBSERVED_TOL = 1e-4
 
 def _engine_shapes():
     from pmd_envelope.shapes import (flat_plate_with_holes, spherical_cap_plate_thin_spot, tilted_plate)
-    yield "shell", spherical_shell(50.0, 3.0, subdivisions=3)
+    yield "shell", spherical_shell(50.0, 3.0)
     yield "cap", spherical_cap_plate(80.0, 2.0, cap_half_angle_for_span(80.0, 2.0, 100.0), rings=24, segments=128)
     yield "thin_spot", spherical_cap_plate_thin_spot(80.0, 2.0, cap_half_angle_for_span(80.0, 2.0, 100.0),
                                                      depth=0.6, spot_angle=0.12, rings=24, segments=128)
@@ -131,3 +131,36 @@ def test_thin_spot_of_known_depth(engine):
     # the witness sits on the spot (polar angle below the flat-spot angle)
     p = np.asarray(m.witness.point)
     assert np.arccos(p[2] / np.linalg.norm(p)) < 0.08
+
+
+# Inscribed sphere (shrinking ball): between concentric spheres the largest inscribed ball has
+# diameter t exactly; the tessellation bounds are those of the ray method, and the ball converges
+# to settings.sphere_tolerance_mm (1e-4 mm), so CAP_TOL / SHELL_TOL hold.
+@pytest.mark.parametrize("name,truth,tol", [("shell", 3.0, SHELL_TOL), ("cap", 2.0, CAP_TOL), ("thin_spot", 1.4, CAP_TOL)])
+def test_inscribed_sphere_thickness(name, truth, tol):
+    from pmd_envelope.measure.thickness import sphere_thickness
+
+    mesh = dict(_engine_shapes())[name]
+    if name == "thin_spot":
+        from pmd_envelope.shapes import spherical_cap_plate_thin_spot
+        mesh = spherical_cap_plate_thin_spot(80.0, 2.0, cap_half_angle_for_span(80.0, 2.0, 100.0), depth=0.6,
+                                             spot_angle=0.08)
+    ray = ray_thickness(mesh, DEFAULT_SETTINGS)
+    m = sphere_thickness(mesh, DEFAULT_SETTINGS, ray).measurement
+    assert m.method == "max_sphere"
+    assert m.value == pytest.approx(truth, abs=tol)
+    assert m.statistic("converged_fraction") == 1.0
+    # never above the ray thickness at the same face (the ball holds the ray segment)
+    assert m.value <= ray.measurement.value + 1e-9
+    w = m.witness
+    assert np.linalg.norm(np.subtract(w.opposite, w.point)) == pytest.approx(m.value, abs=tol)
+
+
+def test_inscribed_sphere_not_converged_is_flagged():
+    from pmd_envelope.measure.thickness import sphere_thickness
+
+    mesh = dict(_engine_shapes())["thin_spot"]
+    m = sphere_thickness(mesh, Settings(sphere_max_iter=1, sphere_faces=10**6), ray_thickness(mesh, DEFAULT_SETTINGS)).measurement
+    # one step cannot confirm a ball that had to shrink (spot flank, rim band): those are flagged
+    assert m.statistic("not_converged") > 0
+    assert m.statistic("converged_fraction") < 1.0
