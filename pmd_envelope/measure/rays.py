@@ -74,11 +74,13 @@ class EmbreeCaster:
         self.scene = rtcore_scene.EmbreeScene()
         TriangleMesh(self.scene, shifted, faces.astype(np.int32))
 
-    def first_hit(self, origins: np.ndarray, directions: np.ndarray, incident, max_recasts: int = 4):
+    def first_hit(self, origins: np.ndarray, directions: np.ndarray, incident, max_recasts: int = 4,
+                  t_max: np.ndarray | None = None):
         """First hit of each ray not on a face incident to its origin.
 
         ``incident(ray_ids, face_ids) -> bool array`` says whether a hit face is incident to the
-        ray's start point. Returns ``(t [mm] from the true origin, inf on a miss; face id, -1)``.
+        ray's start point; ``t_max`` [mm] optionally bounds each ray. Returns
+        ``(t [mm] from the true origin, inf on a miss; face id, -1)``.
         """
         n = len(origins)
         t_total = np.zeros(n)
@@ -87,7 +89,11 @@ class EmbreeCaster:
         o = (origins - self.shift).astype(np.float32)
         d = directions.astype(np.float32)
         for _ in range(max_recasts + 1):
-            out = self.scene.run(o[todo], d[todo], output=1)
+            if t_max is None:
+                out = self.scene.run(o[todo], d[todo], output=1)
+            else:
+                left = np.maximum(t_max[todo] - t_total[todo], 0.0).astype(np.float32)
+                out = self.scene.run(o[todo], d[todo], dists=left, output=1)
             prim = np.asarray(out["primID"], dtype=np.int64)
             tf = np.asarray(out["tfar"], dtype=np.float64)
             missed = prim < 0
