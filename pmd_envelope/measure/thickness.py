@@ -60,7 +60,7 @@ def face_rays(mesh: MeshData) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
 
 
 def cast_face_rays(mesh: MeshData, settings: Settings, engine: str | None = None,
-                   ids: np.ndarray | None = None, t_max: np.ndarray | None = None):
+                   ids: np.ndarray | None = None, t_max: np.ndarray | None = None, caster=None):
     """Per-face ray thickness [mm] and hit face for faces ``ids`` (all valid faces by default).
 
     The ray starts exactly at the face centroid; the only face incident to a centroid is its own
@@ -79,7 +79,7 @@ def cast_face_rays(mesh: MeshData, settings: Settings, engine: str | None = None
     if engine == "embree":
         caster = EmbreeCaster(mesh.vertices, mesh.faces, settings.ray_offset_mm)
         return caster.first_hit(centroids[ids], inward[ids], incident)
-    caster = ExactCaster(mesh.vertices, mesh.faces)
+    caster = caster if caster is not None else ExactCaster(mesh.vertices, mesh.faces)
     return caster.first_hit(centroids[ids], inward[ids], incident, t_max=t_max)
 
 
@@ -136,6 +136,9 @@ def ray_thickness(mesh: MeshData, settings: Settings, engine: str | None = None)
         # re-measure the thinnest faces in float64 until the thinnest face overall is a float64
         # value (a float32 value just above the batch may beat the batch's float64 values by
         # round-off); a few rounds at most, since the float32 error is ~1e-5 mm
+        from pmd_envelope.measure.rays import ExactCaster
+
+        exact = ExactCaster(mesh.vertices, mesh.faces)  # one R-tree for every round
         for _ in range(8):
             todo = idx[np.isfinite(per_face[idx]) & ~verified[idx]]
             if len(todo) == 0:
@@ -143,7 +146,7 @@ def ray_thickness(mesh: MeshData, settings: Settings, engine: str | None = None)
             k = min(settings.exact_recheck_faces, len(todo))
             thin = todo[np.argpartition(per_face[todo], k - 1)[:k]]
             bound = per_face[thin] * 1.01 + 10.0 * settings.engine_tolerance_mm
-            t64, h64 = cast_face_rays(mesh, settings, "exact", thin, t_max=bound)
+            t64, h64 = cast_face_rays(mesh, settings, "exact", thin, t_max=bound, caster=exact)
             ok = np.isfinite(t64)
             if ok.any():
                 difference = max(difference, float(np.abs(t64[ok] - per_face[thin[ok]]).max()))
