@@ -67,6 +67,17 @@ def build_parser() -> argparse.ArgumentParser:
     m.add_argument("mesh", help="STL, PLY, OBJ or 3MF file")
     m.add_argument("--units", required=True, help="length unit of the file: mm, cm, m, in, um (never guessed)")
     m.add_argument("--envelope", metavar="FILE", help="envelope file: adds its body-count and unit-plausibility checks")
+    m.add_argument("--thickness-method", choices=("ray", "max_sphere"), default=None,
+                   help="wall thickness method (default: the envelope's, else ray)")
+    m.add_argument("--ray-engine", choices=("embree", "exact"), default="embree",
+                   help="ray engine: embree (float32, fast; thinnest faces re-checked in float64) or exact (float64)")
+    m.add_argument("--build-direction", metavar="X,Y,Z", default="0,0,1",
+                   help="build direction in mesh coordinates for the overhang fraction (default 0,0,1)")
+    m.add_argument("--anatomy", metavar="FILE", help="anatomy mesh in the design's frame: adds the gap measurements")
+    m.add_argument("--anatomy-units", default=None, help="length unit of the anatomy file (default: --units)")
+    m.add_argument("--repair", action="store_true",
+                   help="repair the mesh before measuring (never the default); the repair is logged with "
+                        "before/after counts and both hashes")
     m.add_argument("--json", action="store_true", help="print JSON instead of a table")
     m.set_defaults(func=_cmd_measure)
 
@@ -247,31 +258,55 @@ def _limits(lo, hi) -> str:
 
 def _cmd_measure(args) -> int:
     from pmd_envelope.envelope import load_envelope
+    from pmd_envelope.errors import InputFileError
     from pmd_envelope.measure.core import measure_mesh
-    from pmd_envelope.mesh_io import load_mesh
-    from pmd_envelope.settings import DEFAULT_SETTINGS
+    from pmd_envelope.mesh_io import load_mesh, repair_mesh
+    from pmd_envelope.settings import Settings
 
+    try:
+        direction = tuple(float(x) for x in args.build_direction.split(","))
+        settings = Settings(ray_engine=args.ray_engine, build_direction=direction)
+    except ValueError as exc:
+        raise InputFileError(None, f"--build-direction '{args.build_direction}': {exc}; use X,Y,Z") from None
     env = load_envelope(args.envelope) if args.envelope else None
     mesh = load_mesh(args.mesh, args.units)
-    mm = measure_mesh(mesh, DEFAULT_SETTINGS, expected_bodies=env.expected_bodies if env else None,
-                      plausible_size=env.plausible_size if env else None)
-    out = {"mesh": {"path": str(args.mesh), "sha256": mesh.sha256, "units": mesh.units},
+    file_sha = mesh.sha256
+    repair = None
+    if args.repair:
+        mesh, repair = repair_mesh(mesh)
+    anatomy = load_mesh(args.anatomy, args.anatomy_units or args.units) if args.anatomy else None
+    params = {p.name: p for p in env.parameters} if env else {}
+    method = args.thickness_method or (params["wall_thickness"].method if "wall_thickness" in params else "ray")
+    gap = params.get("anatomy_gap")
+    mm = measure_mesh(mesh, settings, expected_bodies=env.expected_bodies if env else None,
+                      plausible_size=env.plausible_size if env else None, thickness_method=method,
+                      anatomy=anatomy, gap_limit=gap.max if gap is not None else None)
+    out = {"mesh": {"path": str(args.mesh), "sha256": file_sha, "units": mesh.units},
            "integrity": mm.integrity.as_dict(), "measurements": [m.as_dict() for m in mm.measurements],
-           "settings": DEFAULT_SETTINGS.as_dict()}
+           "settings": settings.as_dict()}
+    if repair is not None:
+        out["repair"] = repair
     if args.json:
         print(json.dumps(out, indent=2, sort_keys=True, allow_nan=False, default=str))
     else:
-        print(f"{args.mesh}  sha256 {mesh.sha256[:16]}…  units {mesh.units}")
+        print(f"{args.mesh}  sha256 {file_sha[:16]}…  units {mesh.units}")
+        if repair is not None:
+            print(f"REPAIRED ({repair['method']}): sha256 {repair['sha256_before'][:16]}… -> "
+                  f"{repair['sha256_after'][:16]}…")
+            for k in repair["before"]:
+                if repair["before"][k] != repair["after"][k]:
+                    print(f"  {k}: {repair['before'][k]} -> {repair['after'][k]}")
         ig = mm.integrity
         print(f"integrity: {'passed' if ig.passed else 'FAILED'}  ({ig.faces} faces, {ig.vertices} vertices, "
-              f"{ig.bodies} bodies)")
+              f"{ig.bodies} bodies; self-intersections: "
+              f"{ig.self_intersections if ig.self_intersections is not None else ig.self_intersection_method})")
         for p in ig.problems:
             print(f"  - {p}")
         for m in mm.measurements:
-            print(f"{m.parameter:22s} {m.value:12.6g} {m.unit:5s} {m.method}")
+            print(f"{m.parameter:24s} {m.value:12.6g} {m.unit:5s} {m.method}")
             if m.witness is not None:
                 w = m.witness
-                print(f"{'':22s} witness faces {w.faces[0]} -> {w.faces[1]} at "
+                print(f"{'':24s} witness faces {w.faces[0]} -> {w.faces[1]} at "
                       f"({', '.join(f'{x:.4f}' for x in w.point)})")
     return EXIT_OK if mm.integrity.passed else EXIT_NONCONFORMING
 

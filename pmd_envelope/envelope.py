@@ -34,7 +34,10 @@ DISTRIBUTIONS = ("uniform", "normal", "truncated_normal")
 SEARCHES = ("auto", "global")
 #: Model name of a metric declared as an arithmetic expression in the envelope file.
 EXPRESSION_MODEL = "expression"
-METHODS = {"wall_thickness": ("ray",), "span": ("obb",), "extent_mid": ("obb",), "extent_min": ("obb",),
+METHODS = {"wall_thickness": ("ray", "max_sphere"), "hole_count": ("surface_loops",),
+           "hole_diameter": ("circle_fit",), "hole_edge_distance": ("ligament",),
+           "overhang_area_fraction": ("facet_angle",), "anatomy_gap": ("closest_point",),
+           "anatomy_contact_fraction": ("closest_point",), "span": ("obb",), "extent_mid": ("obb",), "extent_min": ("obb",),
            "volume": ("divergence",), "surface_area": ("triangle_sum",),
            "radius_of_curvature": ("sphere_fit",), "slice_thickness": ("scan_header",),
            "pixel_spacing": ("scan_header",), "scan_age": ("request_dates",)}

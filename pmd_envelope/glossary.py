@@ -38,6 +38,18 @@ GLOSSARY: dict[str, Term] = {
              description="Sum of triangle areas."),
         Term(name="radius_of_curvature", unit="mm", source="mesh", label="Radius of curvature",
              description="Radius of the least-squares sphere fitted to the design's vertices."),
+        Term(name="hole_count", unit="1", source="mesh", label="Through-holes",
+             description="Number of through-holes (openings matched across the plate's two main surfaces)."),
+        Term(name="hole_diameter", unit="mm", source="mesh", label="Hole diameter",
+             description="Smallest through-hole diameter (least-squares circle through the narrower opening)."),
+        Term(name="hole_edge_distance", unit="mm", source="mesh", label="Hole-to-edge distance",
+             description="Smallest ligament from a hole's opening to the plate rim, perpendicular to the hole axis."),
+        Term(name="overhang_area_fraction", unit="1", source="mesh", label="Overhang area fraction",
+             description="Area share of down-facing surfaces flatter than the self-supporting angle, for the build direction."),
+        Term(name="anatomy_gap", unit="mm", source="mesh", label="Gap to anatomy",
+             description="Gap of the bone-contacting surface to the anatomy mesh; `value` is the maximum, `rms` the RMS."),
+        Term(name="anatomy_contact_fraction", unit="1", source="mesh", label="Contact within gap limit",
+             description="Area fraction of the bone-contacting surface whose gap is within the envelope's gap limit."),
         Term(name="slice_thickness", unit="mm", source="case", label="CT slice thickness",
              description="Reconstructed slice thickness of the planning scan."),
         Term(name="pixel_spacing", unit="mm", source="case", label="CT pixel spacing",
@@ -48,4 +60,4 @@ GLOSSARY: dict[str, Term] = {
 }
 
 #: Statistics a distribution-valued measurement can carry.
-STATISTICS = ("value", "min", "p01", "p05", "median", "max", "mean")
+STATISTICS = ("value", "min", "p01", "p05", "median", "max", "mean", "rms")

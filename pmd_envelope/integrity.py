@@ -17,7 +17,7 @@ from scipy.sparse.csgraph import connected_components
 
 from pmd_envelope.mesh_io import MeshData
 
-__all__ = ["IntegrityReport", "check_integrity", "triangle_areas", "face_normals"]
+__all__ = ["IntegrityReport", "check_integrity", "triangle_areas", "face_normals", "count_bodies"]
 
 # A face is degenerate when its area is below (1e-9 of the squared largest mesh extent): far below
 # any printable feature (LPBF pins 0.5 mm -> 0.25 mm^2) yet above float64 round-off of a cross
@@ -39,12 +39,14 @@ class IntegrityReport:
     duplicate_faces: int
     boundary_edges: int
     nonmanifold_edges: int
+    nonmanifold_vertices: int
     winding_consistent: bool
     signed_volume: float
     bodies: int
     expected_bodies: int | None
     self_intersections: int | None
     self_intersection_method: str
+    manifold3d_status: str
     unit_check: str
     problems: tuple[str, ...]
 
@@ -82,9 +84,103 @@ def signed_volume(v: np.ndarray, f: np.ndarray) -> float:
     return float(np.einsum("ij,ij->i", c[f[:, 0]], np.cross(c[f[:, 1]], c[f[:, 2]])).sum() / 6.0)
 
 
+def count_bodies(v: np.ndarray, f: np.ndarray) -> int:
+    """Number of edge-connected components (surface shells) among the vertices faces use."""
+    n = len(v)
+    a, b = f.reshape(-1), f[:, [1, 2, 0]].reshape(-1)
+    graph = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n, n))
+    _, labels = connected_components(graph, directed=False)
+    return int(len(np.unique(labels[np.unique(f)])))
+
+
+def nonmanifold_vertex_count(f: np.ndarray, n: int) -> int:
+    """Vertices whose incident faces form more than one edge-connected fan (a "bow tie").
+
+    Each face corner is a node; two corners at the same vertex are joined when their faces share
+    an edge through that vertex. A manifold vertex has one component of corners.
+    """
+    a = f.reshape(-1)
+    b = f[:, [1, 2, 0]].reshape(-1)
+    corner_a = np.arange(3 * len(f))
+    corner_b = (corner_a // 3) * 3 + (corner_a % 3 + 1) % 3
+    key = np.minimum(a, b) * n + np.maximum(a, b)
+    order = np.argsort(key, kind="stable")
+    k = key[order]
+    # consecutive half-edges on the same undirected edge are joined (a chain for edges shared by
+    # more than two faces, already reported as non-manifold edges)
+    j = np.flatnonzero(k[1:] == k[:-1])
+    h1, h2 = order[j], order[j + 1]
+    same = a[h1] == a[h2]
+    src = np.concatenate([corner_a[h1], corner_b[h1]])
+    dst = np.concatenate([np.where(same, corner_a[h2], corner_b[h2]), np.where(same, corner_b[h2], corner_a[h2])])
+    g = coo_matrix((np.ones(len(src), dtype=np.int8), (src, dst)), shape=(3 * len(f), 3 * len(f)))
+    _, labels = connected_components(g, directed=False)
+    pairs = np.unique(a.astype(np.int64) * (3 * len(f)) + labels)
+    fans = np.bincount(pairs // (3 * len(f)), minlength=n)
+    return int((fans > 1).sum())
+
+
+def _self_check_worker(v: np.ndarray, f: np.ndarray) -> tuple[int, str]:
+    """Runs in a separate process: manifold3d's verdict on the mesh, and edges piercing faces.
+
+    An edge (a, b) of the mesh is cast as a ray of its own length with the embree engine, the
+    faces incident to a or b excluded; a hit is confirmed in float64 (Moller-Trumbore) before it
+    counts. Two triangles that cross (not coplanar) always have an edge of one through the other.
+    """
+    import manifold3d
+
+    from pmd_envelope.measure.rays import EmbreeCaster, moller_trumbore
+
+    try:
+        m = manifold3d.Manifold(manifold3d.Mesh64(vert_properties=np.ascontiguousarray(v, dtype=np.float64),
+                                                  tri_verts=np.ascontiguousarray(f, dtype=np.uint64)))
+        status = str(m.status()).split(".")[-1]
+    except Exception as exc:  # manifold3d refuses some inputs by raising; record why
+        status = f"error: {type(exc).__name__}: {exc}"
+    e = np.unique(np.sort(np.stack([f.reshape(-1), f[:, [1, 2, 0]].reshape(-1)], axis=1), axis=1), axis=0)
+    va, vb = v[e[:, 0]], v[e[:, 1]]
+    length = np.linalg.norm(vb - va, axis=1)
+    ok = length > 0
+    e, va, vb, length = e[ok], va[ok], vb[ok], length[ok]
+    d = (vb - va) / length[:, None]
+
+    def incident(ray, face):
+        ff = f[face]
+        return (ff == e[ray, 0:1]).any(axis=1) | (ff == e[ray, 1:2]).any(axis=1)
+
+    caster = EmbreeCaster(v, f, recast_step=0.0)
+    t, hit = caster.first_hit(va, d, incident, t_max=length)
+    cand = np.flatnonzero((hit >= 0) & (t < length))
+    tri = v[f[hit[cand]]]
+    t64 = moller_trumbore(va[cand], d[cand], tri[:, 0], tri[:, 1], tri[:, 2])
+    confirmed = int(((t64 > 0) & (t64 < length[cand])).sum())
+    return confirmed, status
+
+
+def self_intersections(v: np.ndarray, f: np.ndarray, timeout: float = 300.0) -> tuple[int | None, str, str]:
+    """Count edges piercing a non-adjacent face, in a worker process so a crash cannot end the run.
+
+    Returns ``(count or None, method or why not evaluated, manifold3d status)``. Coplanar
+    overlaps (no edge crosses a face) are not detected; that limit is in the method string.
+    """
+    import concurrent.futures as cf
+    import multiprocessing as mp
+
+    method = ("edge-face crossings: every edge cast by embree with its incident faces excluded, each hit "
+              "confirmed in float64, in a worker process; coplanar overlaps not detected")
+    try:
+        with cf.ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn")) as pool:
+            count, status = pool.submit(_self_check_worker, np.asarray(v), np.asarray(f)).result(timeout=timeout)
+        return count, method, status
+    except cf.TimeoutError:
+        return None, f"not evaluated: the worker did not finish within {timeout:g} s", "not evaluated"
+    except Exception as exc:  # a crashed worker (BrokenProcessPool) or a missing library
+        return None, f"not evaluated: {type(exc).__name__}: {exc}", "not evaluated"
+
+
 def check_integrity(mesh: MeshData, *, expected_bodies: int | None = None,
                     plausible_size: tuple[float, float] | None = None, largest_extent: float | None = None,
-                    unit_size_slack: float = 2.0) -> IntegrityReport:
+                    unit_size_slack: float = 2.0, self_check_timeout: float | None = 300.0) -> IntegrityReport:
     """Run the integrity gate on a mesh.
 
     Parameters
@@ -99,6 +195,9 @@ def check_integrity(mesh: MeshData, *, expected_bodies: int | None = None,
     unit_size_slack : float
         How far outside ``plausible_size`` the extent may fall before the declared unit is
         judged implausible.
+    self_check_timeout : float or None
+        Seconds allowed to the self-intersection worker process; ``None`` skips the check
+        (reported as "not evaluated").
 
     Returns
     -------
@@ -139,13 +238,22 @@ def check_integrity(mesh: MeshData, *, expected_bodies: int | None = None,
     if not winding_ok:
         problems.append(f"winding is not consistent ({directed_dupes} edges traversed twice in the same direction)")
 
+    nm_vertices = nonmanifold_vertex_count(f, n)
+    if nm_vertices:
+        problems.append(f"{nm_vertices} non-manifold vertices (faces around them form more than one fan)")
+
+    if self_check_timeout is None:
+        si, si_method, m3d = None, "not evaluated: skipped by the caller", "not evaluated"
+    else:
+        si, si_method, m3d = self_intersections(v, f, timeout=self_check_timeout)
+    if si:
+        problems.append(f"{si} edges pierce a non-adjacent face: the surface intersects itself")
+
     vol = signed_volume(v, f)
     if boundary == 0 and winding_ok and vol <= 0:
         problems.append(f"faces point inward (signed volume {vol:.6g} mm^3 <= 0)")
 
-    graph = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n, n))
-    _, labels = connected_components(graph, directed=False)
-    bodies = int(len(np.unique(labels[np.unique(f)])))
+    bodies = count_bodies(v, f)
     if expected_bodies is not None and bodies != expected_bodies:
         problems.append(f"{bodies} separate bodies where the envelope expects {expected_bodies}")
 
@@ -160,9 +268,9 @@ def check_integrity(mesh: MeshData, *, expected_bodies: int | None = None,
 
     return IntegrityReport(
         vertices=n, faces=len(f), degenerate_faces=degenerate, duplicate_faces=duplicate, boundary_edges=boundary,
-        nonmanifold_edges=nonmanifold, winding_consistent=winding_ok, signed_volume=vol, bodies=bodies,
-        expected_bodies=expected_bodies, self_intersections=None, self_intersection_method="not evaluated",
-        unit_check=unit_check, problems=tuple(problems))
+        nonmanifold_edges=nonmanifold, nonmanifold_vertices=nm_vertices, winding_consistent=winding_ok,
+        signed_volume=vol, bodies=bodies, expected_bodies=expected_bodies, self_intersections=si,
+        self_intersection_method=si_method, manifold3d_status=m3d, unit_check=unit_check, problems=tuple(problems))
 
 
 def _unit_hint(extent: float, lo: float, hi: float, declared: str) -> str:

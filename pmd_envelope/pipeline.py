@@ -90,7 +90,12 @@ def validate(case_path: str | Path, *, envelope_dir: str | Path | None = None,
         raise CaseError(case_file, f"claims envelope {case.envelope_id} {case.envelope_version} but {env_path} "
                                    f"is {envelope.id} {envelope.version}", "envelope")
     mesh = load_mesh(case.design_mesh, case.design_units)
-    mm = measure_mesh(mesh, settings, expected_bodies=envelope.expected_bodies, plausible_size=envelope.plausible_size)
+    names = {p.name: p for p in envelope.parameters}
+    anatomy = load_mesh(case.anatomy_mesh, case.anatomy_units) if case.anatomy_mesh is not None else None
+    gap = names.get("anatomy_gap")
+    mm = measure_mesh(mesh, settings, expected_bodies=envelope.expected_bodies, plausible_size=envelope.plausible_size,
+                      thickness_method=names["wall_thickness"].method if "wall_thickness" in names else "ray",
+                      anatomy=anatomy, gap_limit=gap.max if gap is not None else None)
     measurements = {m.parameter: m for m in mm.measurements + measure_case(case)}
     checks = check_parameters(envelope, measurements)
     worst: tuple[WorstCase, ...] = ()

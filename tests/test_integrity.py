@@ -115,3 +115,52 @@ def test_real_seven_eighths_cube_sharp_edges_do_not_fake_thin_walls():
 def test_real_3mf_loads_as_one_part():
     mesh = load_mesh(REAL_MESHES / "featuretype.3MF", "mm")
     assert len(mesh.faces) > 0
+
+
+def test_clean_cap_has_no_self_intersection_or_bowtie(cap):
+    rep = check_integrity(cap)
+    assert rep.self_intersections == 0 and rep.nonmanifold_vertices == 0
+    assert rep.manifold3d_status == "NoError"
+    assert "worker process" in rep.self_intersection_method
+
+
+def test_overlapping_boxes_self_intersect():
+    import trimesh
+
+    a, b = trimesh.creation.box(), trimesh.creation.box()
+    b.apply_translation([0.5, 0.5, 0.5])
+    rep = check_integrity(mesh_from_arrays(np.vstack([a.vertices, b.vertices]), np.vstack([a.faces, b.faces + 8])))
+    # unit cubes offset by half a side along the diagonal: the 3 axis edges from A's corner
+    # (0.5, 0.5, 0.5) pierce B's faces x=0, y=0, z=0 at interior points such as (0, 0.5, 0.5),
+    # and symmetrically for B: at least 6 edges (face diagonals may add more)
+    assert rep.self_intersections >= 6
+    assert any("intersects itself" in p for p in rep.problems)
+
+
+def test_bowtie_vertex_is_non_manifold():
+    import trimesh
+
+    box = trimesh.creation.box()
+    v = np.vstack([box.vertices, box.vertices + 1.0])
+    f = np.vstack([box.faces, box.faces + 8])
+    corner = int(np.flatnonzero(np.all(v[:8] == 0.5, axis=1))[0])
+    other = 8 + int(np.flatnonzero(np.all(v[8:] == 0.5, axis=1))[0])
+    f[f == other] = corner  # two cubes touching at one shared vertex
+    rep = check_integrity(mesh_from_arrays(v, f))
+    assert rep.nonmanifold_vertices == 1
+    assert rep.nonmanifold_edges == 0 and rep.boundary_edges == 0
+
+
+def test_self_check_can_be_skipped_and_says_so(cap):
+    rep = check_integrity(cap, self_check_timeout=None)
+    assert rep.self_intersections is None and rep.self_intersection_method.startswith("not evaluated")
+
+
+@requires_real_meshes
+def test_repair_is_logged_with_both_hashes():
+    from pmd_envelope.mesh_io import repair_mesh
+
+    mesh = load_mesh(REAL_MESHES / "multibody.stl", "mm")
+    fixed, log = repair_mesh(mesh)
+    assert log["sha256_before"] == mesh.sha256 != log["sha256_after"] == fixed.sha256
+    assert log["before"]["winding_consistent"] is False and log["after"]["winding_consistent"] is True

@@ -61,3 +61,106 @@ def test_settings_validate_themselves():
         Settings(opposing_angle_deg=95.0)
     with pytest.raises(ValueError):
         Settings(ray_offset_mm=0.0)
+
+
+# --- engine independence: float32 embree vs exact float64, same rays, same exclusion rule ---------
+# Stated agreement (settings.engine_tolerance_mm, recorded with every measurement) is 1e-3 mm; on
+# these shapes the float32 error is a few ulps of the coordinates (1.5e-5 mm at 250 mm), so the
+# tests also assert the tighter observed bound of 1e-4 mm.
+ENGINE_OBSERVED_TOL = 1e-4
+
+
+def _engine_shapes():
+    from pmd_envelope.shapes import (flat_plate_with_holes, spherical_cap_plate_thin_spot, tilted_plate)
+    yield "shell", spherical_shell(50.0, 3.0)
+    yield "cap", spherical_cap_plate(80.0, 2.0, cap_half_angle_for_span(80.0, 2.0, 100.0), rings=24, segments=128)
+    yield "thin_spot", spherical_cap_plate_thin_spot(80.0, 2.0, cap_half_angle_for_span(80.0, 2.0, 100.0),
+                                                     depth=0.6, spot_angle=0.12, rings=24, segments=128)
+    yield "holes", flat_plate_with_holes(60.0, 40.0, 2.0, ((15.0, 20.0, 4.0), (40.0, 15.0, 6.0)))
+    yield "tilted", tilted_plate(50.0, 30.0, 2.0, 30.0)
+
+
+@pytest.mark.parametrize("name", ["shell", "cap", "thin_spot", "holes", "tilted"])
+def test_fast_and_exact_engines_agree(name):
+    mesh = dict(_engine_shapes())[name]
+    s = Settings(exact_recheck_faces=0)  # compare the raw float32 field, not the re-checked one
+    a = ray_thickness(mesh, s, engine="embree")
+    b = ray_thickness(mesh, s, engine="exact")
+    both = np.isfinite(a.per_face) & np.isfinite(b.per_face)
+    assert (np.isfinite(a.per_face) == np.isfinite(b.per_face)).all()
+    # the same face is met, except where a ray passes exactly through a shared edge (either face
+    # is right then, and the distance agrees)
+    assert np.abs(a.per_face[both] - b.per_face[both]).max() <= min(s.engine_tolerance_mm, ENGINE_OBSERVED_TOL)
+    assert a.measurement.value == pytest.approx(b.measurement.value, abs=ENGINE_OBSERVED_TOL)
+    assert "exact-float64" in b.measurement.notes and "embree-float32" in a.measurement.notes
+
+
+def test_recheck_makes_minimum_float64():
+    mesh = spherical_cap_plate(80.0, 2.0, cap_half_angle_for_span(80.0, 2.0, 100.0), rings=24, segments=128)
+    fast = ray_thickness(mesh, DEFAULT_SETTINGS)
+    exact = ray_thickness(mesh, DEFAULT_SETTINGS, engine="exact")
+    # the reported minimum and its witness come from the float64 engine
+    assert fast.measurement.value == pytest.approx(exact.measurement.value, abs=1e-12)
+    assert fast.measurement.witness == exact.measurement.witness
+    assert 0.0 < fast.measurement.statistic("engine_difference") <= ENGINE_OBSERVED_TOL
+
+
+def test_no_origin_offset_needed_for_a_wall_thinner_than_the_old_offset():
+    # a 5e-5 mm slab: thinner than the re-cast step, measured by the exact engine from the true start
+    import trimesh
+
+    from pmd_envelope.mesh_io import mesh_from_arrays
+
+    box = trimesh.creation.box(extents=(10.0, 10.0, 5e-3))
+    m = mesh_from_arrays(box.vertices, box.faces)
+    field = ray_thickness(m, DEFAULT_SETTINGS, engine="exact")
+    assert field.measurement.value == pytest.approx(5e-3, abs=1e-12)
+
+
+@pytest.mark.parametrize("engine", ["embree", "exact"])
+def test_thin_spot_of_known_depth(engine):
+    from pmd_envelope.shapes import spherical_cap_plate_thin_spot
+
+    r, t, depth = 80.0, 2.0, 0.6
+    mesh = spherical_cap_plate_thin_spot(r, t, cap_half_angle_for_span(r, t, 100.0), depth=depth, spot_angle=0.08)
+    m = ray_thickness(mesh, DEFAULT_SETTINGS, engine=engine).measurement
+    # flat-bottomed spot: concentric spheres t - depth apart; same tessellation bound as the cap
+    assert m.value == pytest.approx(t - depth, abs=CAP_TOL)
+    # the spot covers a small area: the median stays the plate's wall
+    assert m.statistic("median") == pytest.approx(t, abs=CAP_TOL)
+    # the witness sits on the spot (polar angle below the flat-spot angle)
+    p = np.asarray(m.witness.point)
+    assert np.arccos(p[2] / np.linalg.norm(p)) < 0.08
+
+
+# Inscribed sphere (shrinking ball): between concentric spheres the largest inscribed ball has
+# diameter t exactly; the tessellation bounds are those of the ray method, and the ball converges
+# to settings.sphere_tolerance_mm (1e-4 mm), so CAP_TOL / SHELL_TOL hold.
+@pytest.mark.parametrize("name,truth,tol", [("shell", 3.0, SHELL_TOL), ("cap", 2.0, CAP_TOL), ("thin_spot", 1.4, CAP_TOL)])
+def test_inscribed_sphere_thickness(name, truth, tol):
+    from pmd_envelope.measure.thickness import sphere_thickness
+
+    mesh = dict(_engine_shapes())[name]
+    if name == "thin_spot":
+        from pmd_envelope.shapes import spherical_cap_plate_thin_spot
+        mesh = spherical_cap_plate_thin_spot(80.0, 2.0, cap_half_angle_for_span(80.0, 2.0, 100.0), depth=0.6,
+                                             spot_angle=0.08)
+    ray = ray_thickness(mesh, DEFAULT_SETTINGS)
+    m = sphere_thickness(mesh, DEFAULT_SETTINGS, ray).measurement
+    assert m.method == "max_sphere"
+    assert m.value == pytest.approx(truth, abs=tol)
+    assert m.statistic("converged_fraction") == 1.0
+    # never above the ray thickness at the same face (the ball holds the ray segment)
+    assert m.value <= ray.measurement.value + 1e-9
+    w = m.witness
+    assert np.linalg.norm(np.subtract(w.opposite, w.point)) == pytest.approx(m.value, abs=tol)
+
+
+def test_inscribed_sphere_not_converged_is_flagged():
+    from pmd_envelope.measure.thickness import sphere_thickness
+
+    mesh = dict(_engine_shapes())["thin_spot"]
+    m = sphere_thickness(mesh, Settings(sphere_max_iter=1, sphere_faces=10**6), ray_thickness(mesh, DEFAULT_SETTINGS)).measurement
+    # one step cannot confirm a ball that had to shrink (spot flank, rim band): those are flagged
+    assert m.statistic("not_converged") > 0
+    assert m.statistic("converged_fraction") < 1.0

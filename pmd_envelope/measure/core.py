@@ -30,13 +30,33 @@ class MeshMeasurements:
 
 
 def measure_mesh(mesh: MeshData, settings: Settings, *, expected_bodies: int | None = None,
-                 plausible_size: tuple[float, float] | None = None) -> MeshMeasurements:
+                 plausible_size: tuple[float, float] | None = None, thickness_method: str = "ray",
+                 anatomy: MeshData | None = None, gap_limit: float | None = None) -> MeshMeasurements:
     """Gate and measure a mesh.
 
     The extents are measured first (they only need the vertices) so the unit-plausibility check
-    can use them. Thickness needs a closed, consistently wound mesh; on a mesh that fails those
-    checks it is not measured (``thickness`` is None) rather than reported wrong.
+    can use them. Thickness, holes and the anatomy fit need a closed, consistently wound mesh;
+    on a mesh that fails those checks they are not measured (``thickness`` is None) rather than
+    reported wrong.
+
+    Parameters
+    ----------
+    thickness_method : {"ray", "max_sphere"}
+        The method the envelope names for ``wall_thickness``.
+    anatomy : MeshData, optional
+        The patient's anatomy in the design's frame: adds ``anatomy_gap`` and
+        ``anatomy_contact_fraction``.
+    gap_limit : float, optional
+        Gap limit [mm] of the contact fraction (the envelope's ``anatomy_gap`` maximum);
+        ``settings.anatomy_gap_limit_mm`` when omitted.
     """
+    from pmd_envelope.measure.fit import measure_fit
+    from pmd_envelope.measure.holes import measure_holes
+    from pmd_envelope.measure.overhang import measure_overhang
+    from pmd_envelope.measure.thickness import sphere_thickness
+
+    if thickness_method not in ("ray", "max_sphere"):
+        raise ValueError(f"unknown thickness method '{thickness_method}'")
     extents = measure_extents(mesh)
     span = extents[0].value
     integrity = check_integrity(mesh, expected_bodies=expected_bodies, plausible_size=plausible_size,
@@ -44,5 +64,13 @@ def measure_mesh(mesh: MeshData, settings: Settings, *, expected_bodies: int | N
     closed = integrity.boundary_edges == 0 and integrity.nonmanifold_edges == 0 and integrity.winding_consistent \
         and integrity.signed_volume > 0
     thickness = ray_thickness(mesh, settings) if closed else None
+    if thickness is not None and thickness_method == "max_sphere":
+        thickness = sphere_thickness(mesh, settings, thickness)
     measurements = ((thickness.measurement,) if thickness else ()) + extents
+    measurements += (measure_overhang(mesh, settings.build_direction, settings.overhang_angle_deg),)
+    if closed:
+        measurements += measure_holes(mesh, settings.feature_angle_deg)
+        if anatomy is not None:
+            limit = settings.anatomy_gap_limit_mm if gap_limit is None else gap_limit
+            measurements += measure_fit(mesh, anatomy, gap_limit=limit, contact_angle_deg=settings.contact_angle_deg)
     return MeshMeasurements(integrity=integrity, measurements=measurements, thickness=thickness)

@@ -8,9 +8,11 @@ edge, and the face is in the *sharp-edge zone*: its distance is kept but exclude
 reported wall thickness, so sharp edges do not fake thin walls. The minimum is reported with and
 without the zone.
 
-The ray engine is Embree (embreex, float32): no library offers face-exclusion for a first-hit
-query, so the ray starts ``ray_offset_mm`` inside its face. Coordinates are shifted to the mesh's
-bounding-box corner before the cast so float32 keeps ~1e-5 mm resolution at 250 mm.
+Rays start exactly at the centroid and the start face is excluded (see
+:mod:`pmd_envelope.measure.rays`): no fixed origin offset decides what counts as a wall. The fast
+engine is Embree (embreex, float32); an exact float64 engine gives the same numbers within
+``engine_tolerance_mm`` (asserted on every test shape) and re-measures the thinnest faces, so the
+reported minimum and witness are float64. The record names the engine and the tolerance.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from pmd_envelope.measure.records import Measurement, Witness
 from pmd_envelope.mesh_io import MeshData
 from pmd_envelope.settings import Settings
 
-__all__ = ["ThicknessField", "ray_thickness", "weighted_percentile"]
+__all__ = ["ThicknessField", "ray_thickness", "sphere_thickness", "weighted_percentile"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -49,18 +51,39 @@ def weighted_percentile(values: np.ndarray, weights: np.ndarray, q: float) -> fl
     return float(values[order][min(idx, len(values) - 1)])
 
 
-def _cast(vertices: np.ndarray, faces: np.ndarray, origins: np.ndarray, directions: np.ndarray):
-    from embreex import rtcore_scene
-    from embreex.mesh_construction import TriangleMesh
-
-    shift = vertices.min(axis=0)
-    scene = rtcore_scene.EmbreeScene()
-    TriangleMesh(scene, (vertices - shift).astype(np.float32), faces.astype(np.int32))
-    out = scene.run((origins - shift).astype(np.float32), directions.astype(np.float32), output=1)
-    return np.asarray(out["tfar"], dtype=np.float64), np.asarray(out["primID"], dtype=np.int64)
+def face_rays(mesh: MeshData) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Centroids, inward unit normals, areas and the valid (non-degenerate) mask of each face."""
+    v, f = mesh.vertices, mesh.faces
+    normals = face_normals(v, f)
+    areas = triangle_areas(v, f)
+    return v[f].mean(axis=1), -normals, areas, areas > 0
 
 
-def ray_thickness(mesh: MeshData, settings: Settings) -> ThicknessField:
+def cast_face_rays(mesh: MeshData, settings: Settings, engine: str | None = None,
+                   ids: np.ndarray | None = None, t_max: np.ndarray | None = None, caster=None):
+    """Per-face ray thickness [mm] and hit face for faces ``ids`` (all valid faces by default).
+
+    The ray starts exactly at the face centroid; the only face incident to a centroid is its own
+    face, which is excluded by id (``exact``) or skipped by a re-cast (``embree``).
+    """
+    from pmd_envelope.measure.rays import EmbreeCaster, ExactCaster
+
+    engine = engine or settings.ray_engine
+    centroids, inward, _, valid = face_rays(mesh)
+    if ids is None:
+        ids = np.flatnonzero(valid)
+
+    def incident(ray, face):
+        return face == ids[ray]
+
+    if engine == "embree":
+        caster = EmbreeCaster(mesh.vertices, mesh.faces, settings.ray_offset_mm)
+        return caster.first_hit(centroids[ids], inward[ids], incident)
+    caster = caster if caster is not None else ExactCaster(mesh.vertices, mesh.faces)
+    return caster.first_hit(centroids[ids], inward[ids], incident, t_max=t_max)
+
+
+def ray_thickness(mesh: MeshData, settings: Settings, engine: str | None = None) -> ThicknessField:
     """Measure wall thickness by inward rays, one per face.
 
     Parameters
@@ -68,13 +91,26 @@ def ray_thickness(mesh: MeshData, settings: Settings) -> ThicknessField:
     mesh : MeshData
         A closed, outward-oriented mesh [mm].
     settings : Settings
-        ``ray_offset_mm``, ``opposing_angle_deg`` and ``thickness_percentiles`` are used.
+        ``ray_engine``, ``ray_offset_mm``, ``exact_recheck_faces``, ``engine_tolerance_mm``,
+        ``opposing_angle_deg`` and ``thickness_percentiles`` are used.
+    engine : {"embree", "exact"}, optional
+        Overrides ``settings.ray_engine``.
 
     Returns
     -------
     ThicknessField
         ``measurement.value`` is the minimum thickness outside the sharp-edge zone [mm];
-        statistics are area-weighted over the same faces; ``min_all`` includes the zone.
+        statistics are area-weighted over the same faces; ``min_all`` includes the zone;
+        ``engine_difference`` is the largest float32/float64 difference over the re-checked
+        faces (0 with the exact engine).
+
+    Notes
+    -----
+    The ray starts at the face centroid p along the inward normal -n; the thickness is the
+    distance to the first face met other than the start face (no origin offset). With the
+    embree engine, the ``exact_recheck_faces`` thinnest faces are re-measured in float64 (search
+    bounded to their float32 distance + 1 %, + 10x the engine tolerance, which cannot miss a
+    nearer hit) and those values are kept, so the minimum and its witness are float64.
 
     Examples
     --------
@@ -84,20 +120,44 @@ def ray_thickness(mesh: MeshData, settings: Settings) -> ThicknessField:
     >>> abs(field.measurement.value - 3.0) < 0.01
     True
     """
-    v, f = mesh.vertices, mesh.faces
-    normals = face_normals(v, f)
-    areas = triangle_areas(v, f)
-    centroids = v[f].mean(axis=1)
-    valid = areas > 0
-    origins = centroids - normals * settings.ray_offset_mm
-    directions = -normals
-    tfar, hit = _cast(v, f, origins[valid], directions[valid])
+    engine = engine or settings.ray_engine
+    f = mesh.faces
+    centroids, inward, areas, valid = face_rays(mesh)
+    normals = -inward
+    idx = np.flatnonzero(valid)
+    t, hit = cast_face_rays(mesh, settings, engine, idx)
     per_face = np.full(len(f), np.inf)
     hit_face = np.full(len(f), -1, dtype=np.int64)
-    idx = np.flatnonzero(valid)
-    landed = hit >= 0
-    per_face[idx[landed]] = tfar[landed] + settings.ray_offset_mm
-    hit_face[idx[landed]] = hit[landed]
+    per_face[idx] = t
+    hit_face[idx] = hit
+    difference = 0.0
+    verified = np.zeros(len(f), dtype=bool)
+    if engine == "embree" and settings.exact_recheck_faces > 0:
+        # re-measure the thinnest faces in float64 until the thinnest face overall is a float64
+        # value (a float32 value just above the batch may beat the batch's float64 values by
+        # round-off); a few rounds at most, since the float32 error is ~1e-5 mm
+        from pmd_envelope.measure.rays import ExactCaster
+
+        exact = ExactCaster(mesh.vertices, mesh.faces)  # one R-tree for every round
+        for _ in range(8):
+            todo = idx[np.isfinite(per_face[idx]) & ~verified[idx]]
+            if len(todo) == 0:
+                break
+            k = min(settings.exact_recheck_faces, len(todo))
+            thin = todo[np.argpartition(per_face[todo], k - 1)[:k]]
+            bound = per_face[thin] * 1.01 + 10.0 * settings.engine_tolerance_mm
+            t64, h64 = cast_face_rays(mesh, settings, "exact", thin, t_max=bound, caster=exact)
+            ok = np.isfinite(t64)
+            if ok.any():
+                difference = max(difference, float(np.abs(t64[ok] - per_face[thin[ok]]).max()))
+            per_face[thin[ok]] = t64[ok]
+            hit_face[thin[ok]] = h64[ok]
+            verified[thin] = True
+            finite = idx[np.isfinite(per_face[idx])]
+            if verified[finite[np.argmin(per_face[finite])]]:
+                break
+    else:
+        verified[:] = engine == "exact"
     # opposing test: the exit face's outward normal points along the ray (i.e. opposite the start normal)
     cos_limit = np.cos(np.radians(settings.opposing_angle_deg))
     opposing = np.zeros(len(f), dtype=bool)
@@ -117,13 +177,89 @@ def ray_thickness(mesh: MeshData, settings: Settings) -> ThicknessField:
         stats.append((_pname(q), weighted_percentile(t_wall, w, q)))
     stats += [("max", float(t_wall.max())), ("mean", float(np.average(t_wall, weights=w))),
               ("min_all", float(per_face[finite].min())),
-              ("edge_zone_area_fraction", float(areas[edge_zone].sum() / areas.sum()))]
+              ("edge_zone_area_fraction", float(areas[edge_zone].sum() / areas.sum())),
+              ("engine_difference", difference), ("engine_tolerance", settings.engine_tolerance_mm),
+              ("min_float64", float(bool(verified[i_min])))]
     witness = Witness(point=tuple(float(x) for x in centroids[i_min]),
-                      opposite=tuple(float(x) for x in origins[i_min] + directions[i_min] * (per_face[i_min] - settings.ray_offset_mm)),
+                      opposite=tuple(float(x) for x in centroids[i_min] + inward[i_min] * per_face[i_min]),
                       faces=(int(i_min), int(hit_face[i_min])), distance=float(per_face[i_min]))
+    if engine == "embree":
+        how = (f"engine embree-float32 with the {settings.exact_recheck_faces} thinnest faces re-measured by "
+               f"exact-float64 (stated agreement {settings.engine_tolerance_mm:g} mm)")
+    else:
+        how = "engine exact-float64 (Moller-Trumbore)"
     m = Measurement(parameter="wall_thickness", value=float(per_face[i_min]), unit="mm", method="ray",
                     statistics=tuple(stats), witness=witness,
-                    notes="inward ray from each face centroid, embree float32; minimum outside the sharp-edge zone")
+                    notes=f"inward ray from each face centroid, start face excluded; {how}; "
+                          "minimum outside the sharp-edge zone")
+    return ThicknessField(per_face=per_face, hit_face=hit_face, edge_zone=edge_zone, measurement=m)
+
+
+def sphere_thickness(mesh: MeshData, settings: Settings, ray: ThicknessField | None = None) -> ThicknessField:
+    """Inscribed-sphere wall thickness around the thin candidates (method ``max_sphere``).
+
+    Parameters
+    ----------
+    mesh : MeshData
+        A closed, outward-oriented mesh [mm].
+    settings : Settings
+        ``sphere_*`` settings, ``opposing_angle_deg`` and ``thickness_percentiles`` are used.
+    ray : ThicknessField, optional
+        The ray field (computed when omitted); it ranks the faces and caps the first ball.
+
+    Returns
+    -------
+    ThicknessField
+        Per-face thickness: the ball diameter on the ``sphere_faces`` thinnest faces, the ray
+        value elsewhere (an upper bound of the sphere value there). ``value`` is the minimum
+        outside the sharp-edge zone; ``converged_fraction`` and ``not_converged`` report the
+        convergence flag.
+
+    Notes
+    -----
+    See :mod:`pmd_envelope.measure.sphere` for the method (Ma et al. 2012; Inui et al. 2016).
+    """
+    from pmd_envelope.measure.sphere import shrinking_ball, sphere_edge_zone
+
+    ray = ray if ray is not None else ray_thickness(mesh, settings)
+    centroids, inward, areas, _ = face_rays(mesh)
+    wall = np.flatnonzero(~ray.edge_zone & np.isfinite(ray.per_face))
+    k = min(settings.sphere_faces, len(wall))
+    cand = wall[np.argpartition(ray.per_face[wall], k - 1)[:k]]
+    r0 = np.minimum(ray.per_face[cand], settings.sphere_cap_mm) / 2.0
+    hit_point = centroids[cand] + inward[cand] * ray.per_face[cand, None]
+    r, q, touch, conv = shrinking_ball(mesh, centroids[cand], inward[cand], r0,
+                                       tolerance=settings.sphere_tolerance_mm, max_iter=settings.sphere_max_iter,
+                                       touch0=hit_point, touch_face0=ray.hit_face[cand])
+    per_face = ray.per_face.copy()
+    hit_face = ray.hit_face.copy()
+    per_face[cand] = 2.0 * r
+    hit_face[cand] = touch
+    edge_zone = ray.edge_zone.copy()
+    edge_zone[cand] = sphere_edge_zone(mesh, cand, touch, settings.opposing_angle_deg)
+    ok = cand[~edge_zone[cand]]
+    if len(ok) == 0:
+        raise ValueError("every inscribed ball was stopped by a sharp edge: no wall to measure")
+    i_min = ok[int(np.argmin(per_face[ok]))]
+    j = int(np.flatnonzero(cand == i_min)[0])
+    wall_ids = np.flatnonzero(~edge_zone & np.isfinite(per_face))
+    t_wall, w = per_face[wall_ids], areas[wall_ids]
+    stats = [("min", float(per_face[i_min]))]
+    for qq in settings.thickness_percentiles:
+        stats.append((_pname(qq), weighted_percentile(t_wall, w, qq)))
+    stats += [("max", float(t_wall.max())), ("mean", float(np.average(t_wall, weights=w))),
+              ("min_all", float(per_face[np.isfinite(per_face)].min())),
+              ("edge_zone_area_fraction", float(areas[edge_zone].sum() / areas.sum())),
+              ("sphere_faces", float(len(cand))), ("converged_fraction", float(conv.mean())),
+              ("not_converged", float((~conv).sum())), ("ray_min", ray.measurement.value)]
+    witness = Witness(point=tuple(float(x) for x in centroids[i_min]), opposite=tuple(float(x) for x in q[j]),
+                      faces=(int(i_min), int(touch[j])), distance=float(per_face[i_min]))
+    m = Measurement(parameter="wall_thickness", value=float(per_face[i_min]), unit="mm", method="max_sphere",
+                    statistics=tuple(stats), witness=witness,
+                    notes=(f"inscribed-sphere (shrinking ball) diameter at the {len(cand)} thinnest faces by ray, "
+                           f"float64 closest points, cap {settings.sphere_cap_mm:g} mm, converged to "
+                           f"{settings.sphere_tolerance_mm:g} mm; other faces keep their ray value (an upper bound); "
+                           "witness opposite = where the ball touches the far wall"))
     return ThicknessField(per_face=per_face, hit_face=hit_face, edge_zone=edge_zone, measurement=m)
 
 

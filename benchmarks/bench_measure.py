@@ -1,0 +1,102 @@
+"""Measurement-engine benchmark: prints a table of times and ratios measured in the same run.
+
+Usage: python benchmarks/bench_measure.py [--sizes 100000 500000 2000000] [--whole 1000000]
+
+Meshes are finely tessellated spherical-cap plates (R 80 mm, t 2 mm, span 100 mm). Ratios, not
+absolute times, are the result: this machine is noisy (1.3-2x between runs). Not a test.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+from pmd_envelope.measure.thickness import face_rays, ray_thickness
+from pmd_envelope.mesh_io import write_binary_stl
+from pmd_envelope.settings import DEFAULT_SETTINGS
+from pmd_envelope.shapes import cap_half_angle_for_span, spherical_cap_plate
+
+
+def cap(n_faces: int):
+    segments = int(np.sqrt(n_faces / 2.0))
+    rings = max(2, int(round(n_faces / (4.0 * segments))))
+    return spherical_cap_plate(80.0, 2.0, cap_half_angle_for_span(80.0, 2.0, 100.0), rings=rings, segments=segments)
+
+
+def timed(fn):
+    t = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - t, out
+
+
+def raw_embree(mesh, origins, dirs):
+    from embreex import rtcore_scene
+    from embreex.mesh_construction import TriangleMesh
+
+    shift = mesh.vertices.min(axis=0)
+    scene = rtcore_scene.EmbreeScene()
+    TriangleMesh(scene, (mesh.vertices - shift).astype(np.float32), mesh.faces.astype(np.int32))
+    return scene.run((origins - shift).astype(np.float32), dirs.astype(np.float32), output=1)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--sizes", type=int, nargs="+", default=[100_000, 500_000, 2_000_000])
+    ap.add_argument("--whole", type=int, default=1_000_000)
+    ap.add_argument("--subset", type=int, default=50_000, help="rays given to the slow trimesh paths")
+    args = ap.parse_args()
+    import trimesh
+
+    rows = []
+    for n in args.sizes:
+        mesh = cap(n)
+        c, inward, _, _ = face_rays(mesh)
+        origins = c + inward * 1e-4
+        t_raw, _ = timed(lambda: raw_embree(mesh, origins, inward))
+        t_ours, _ = timed(lambda: ray_thickness(mesh, DEFAULT_SETTINGS))
+        tm = trimesh.Trimesh(mesh.vertices, mesh.faces, process=False)
+        k = min(args.subset, len(c))
+        sel = np.linspace(0, len(c) - 1, k).astype(int)
+        from trimesh.ray.ray_pyembree import RayMeshIntersector
+
+        t_wrap, _ = timed(lambda: RayMeshIntersector(tm).intersects_id(origins[sel], inward[sel], multiple_hits=False,
+                                                                       return_locations=True))
+        t_wrap *= len(c) / k
+        t_prox, _ = timed(lambda: trimesh.proximity.thickness(tm, c[sel], exterior=False, normals=-inward[sel],
+                                                              method="ray"))
+        t_prox *= len(c) / k
+        rows.append((len(mesh.faces), t_raw, t_ours, t_wrap, t_prox))
+
+    print("| faces | raw embreex build+cast [s] | ours ray_thickness [s] | ours / raw (target <= 1.25) "
+          "| trimesh embree wrapper [s] (scaled) | wrapper / ours (target >= 3) "
+          "| trimesh proximity.thickness [s] (scaled) | proximity / ours (target >= 8) |")
+    print("|---|---|---|---|---|---|---|---|")
+    for n, raw, ours, wrap, prox in rows:
+        print(f"| {n:,} | {raw:.2f} | {ours:.2f} | {ours / raw:.2f} | {wrap:.2f} | {wrap / ours:.1f} | {prox:.2f} "
+              f"| {prox / ours:.1f} |")
+
+    if args.whole:
+        mesh = cap(args.whole)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "plate.stl"
+            write_binary_stl(path, mesh.vertices, mesh.faces)
+            c, inward, _, _ = face_rays(mesh)
+            t_raw, _ = timed(lambda: raw_embree(mesh, c + inward * 1e-4, inward))
+            t_cli, r = timed(lambda: subprocess.run([sys.executable, "-m", "pmd_envelope", "measure", str(path),
+                                                     "--units", "mm", "--json"], capture_output=True))
+            rss = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0
+        print()
+        print(f"whole `measure --json` of a {len(mesh.faces):,}-face plate, process start to JSON out: {t_cli:.2f} s; "
+              f"raw embreex build + one ray per face {t_raw:.2f} s; ratio {t_cli / t_raw:.1f} (target <= 5); "
+              f"peak RSS of the measure process {rss:.0f} MB; exit {r.returncode}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,189 @@
+"""First-hit ray casting with the start point's incident faces excluded: a fast and an exact engine.
+
+Two engines answer the same question -- for each ray (origin on the surface, direction, the
+faces incident to the origin), where is the first surface met, ignoring those incident faces:
+
+* ``embree``: Embree through embreex, float32, ~3 M rays/s on one core (shared performance
+  notes). Embree has no per-ray face exclusion in embreex, so a ray is cast from the start point
+  itself; when the first hit is an incident face (the start face met at t ~ 0 by float32
+  round-off) the ray is re-cast from just past that hit, and the distance is still counted from
+  the true start point. Coordinates are shifted to the mesh's bounding-box corner so float32
+  keeps ~1.5e-5 mm resolution at 250 mm.
+* ``exact``: float64 Moller-Trumbore (Moller & Trumbore 1997, "Fast, minimum storage
+  ray-triangle intersection", J. Graphics Tools 2(1)) over candidate triangles, with the incident
+  faces filtered out by id, so no offset of any kind is involved. Written here because no
+  installed library offers a float64 first-hit query with per-ray exclusion at useful speed
+  (trimesh's ``ray_triangle`` runs at 28-8,700 rays/s here). Candidates come from an R-tree
+  (libspatialindex through rtree, bulk-loaded and bulk-queried) of triangle bounding boxes
+  against the bounding box of each ray segment: a guaranteed superset of the triangles the
+  segment can meet.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+__all__ = ["EmbreeCaster", "ExactCaster", "moller_trumbore"]
+
+
+def moller_trumbore(origins: np.ndarray, directions: np.ndarray, a: np.ndarray, b: np.ndarray,
+                    c: np.ndarray) -> np.ndarray:
+    """Ray parameter t of each ray/triangle pair (float64), inf where the ray misses.
+
+    Pairs are row-aligned. Rays parallel to the triangle plane (|det| below 1e-12 of the edge
+    scale) are misses: a grazing ray measures no wall. Barycentric limits are closed
+    ([0, 1]) so a ray through a shared edge or vertex is not lost between two triangles.
+    """
+    e1, e2 = b - a, c - a
+    p = np.cross(directions, e2)
+    det = np.einsum("ij,ij->i", e1, p)
+    scale = np.einsum("ij,ij->i", e1, e1) * np.einsum("ij,ij->i", e2, e2)
+    ok = np.abs(det) > 1e-12 * np.sqrt(scale)
+    inv = np.divide(1.0, det, out=np.zeros_like(det), where=ok)
+    s = origins - a
+    u = np.einsum("ij,ij->i", s, p) * inv
+    q = np.cross(s, e1)
+    w = np.einsum("ij,ij->i", directions, q) * inv
+    t = np.einsum("ij,ij->i", e2, q) * inv
+    hit = ok & (u >= 0.0) & (w >= 0.0) & (u + w <= 1.0)
+    return np.where(hit, t, np.inf)
+
+
+class EmbreeCaster:
+    """Embree (float32) first-hit queries on one mesh; the index is built once.
+
+    Parameters
+    ----------
+    vertices : (n, 3) float64 [mm]
+    faces : (m, 3) int
+    recast_step : float
+        Step [mm] past an excluded hit before re-casting. At least 8 float32 ulps of the
+        largest shifted coordinate, so the re-cast cannot meet the same face again.
+    """
+
+    engine = "embree-float32"
+
+    def __init__(self, vertices: np.ndarray, faces: np.ndarray, recast_step: float):
+        from embreex import rtcore_scene
+        from embreex.mesh_construction import TriangleMesh
+
+        self.faces = faces
+        self.shift = vertices.min(axis=0)
+        shifted = (vertices - self.shift).astype(np.float32)
+        self.recast_step = max(float(recast_step), 8.0 * float(np.spacing(np.abs(shifted).max())))
+        self.scene = rtcore_scene.EmbreeScene()
+        TriangleMesh(self.scene, shifted, faces.astype(np.int32))
+
+    def first_hit(self, origins: np.ndarray, directions: np.ndarray, incident, max_recasts: int = 4,
+                  t_max: np.ndarray | None = None):
+        """First hit of each ray not on a face incident to its origin.
+
+        ``incident(ray_ids, face_ids) -> bool array`` says whether a hit face is incident to the
+        ray's start point; ``t_max`` [mm] optionally bounds each ray. Returns
+        ``(t [mm] from the true origin, inf on a miss; face id, -1)``.
+        """
+        n = len(origins)
+        t_total = np.zeros(n)
+        face = np.full(n, -1, dtype=np.int64)
+        todo = np.arange(n)
+        o = (origins - self.shift).astype(np.float32)
+        d = directions.astype(np.float32)
+        for _ in range(max_recasts + 1):
+            if t_max is None:
+                out = self.scene.run(o[todo], d[todo], output=1)
+            else:
+                left = np.maximum(t_max[todo] - t_total[todo], 0.0).astype(np.float32)
+                out = self.scene.run(o[todo], d[todo], dists=left, output=1)
+            prim = np.asarray(out["primID"], dtype=np.int64)
+            tf = np.asarray(out["tfar"], dtype=np.float64)
+            missed = prim < 0
+            t_total[todo[missed]] = np.inf
+            hit_ids, hit_prim, hit_t = todo[~missed], prim[~missed], tf[~missed]
+            excl = incident(hit_ids, hit_prim)
+            keep = ~excl
+            t_total[hit_ids[keep]] += hit_t[keep]
+            face[hit_ids[keep]] = hit_prim[keep]
+            # excluded hit: move the origin just past it and cast again; the distance walked so
+            # far is kept so the result is measured from the true start point
+            again = hit_ids[excl]
+            step = hit_t[excl] + self.recast_step
+            t_total[again] += step
+            o[again] = o[again] + d[again] * step[:, None].astype(np.float32)
+            todo = again
+            if len(todo) == 0:
+                break
+        if len(todo):  # still on incident faces after max_recasts: report a miss, not a guess
+            t_total[todo] = np.inf
+        return t_total, face
+
+
+class ExactCaster:
+    """Float64 first-hit queries with incident faces filtered by id (no offsets).
+
+    Parameters
+    ----------
+    vertices : (n, 3) float64 [mm]
+    faces : (m, 3) int
+    """
+
+    engine = "exact-float64"
+
+    def __init__(self, vertices: np.ndarray, faces: np.ndarray):
+        from rtree import index
+
+        self.v, self.f = vertices, faces
+        tri = vertices[faces]
+        prop = index.Property()
+        prop.dimension = 3
+        self.tree = index.Index((np.arange(len(faces)), tri.min(axis=1), tri.max(axis=1)), properties=prop)
+        edge = np.linalg.norm(tri[:, 1] - tri[:, 0], axis=1)
+        # first search length: a few typical edges (walls of plates are a few edge lengths
+        # thick); rays that find nothing search 4x further, up to the mesh diagonal
+        self.first_length = 8.0 * float(np.median(edge)) if len(edge) else 1.0
+        self.diag = float(np.linalg.norm(np.ptp(vertices, axis=0)))
+
+    def _candidates(self, origins, directions, t_lo, t_hi):
+        a = origins + directions * t_lo[:, None]
+        b = origins + directions * t_hi[:, None]
+        tri, counts = self.tree.intersection_v(np.minimum(a, b), np.maximum(a, b))
+        return np.repeat(np.arange(len(origins)), counts.astype(np.int64)), tri.astype(np.int64)
+
+    def first_hit(self, origins, directions, incident, t_max=None, chunk=20000):
+        """As :meth:`EmbreeCaster.first_hit`, in float64; ``t_max`` [mm] bounds the search.
+
+        Candidates are the triangles whose bounding box meets the bounding box of the ray
+        segment (an R-tree query: a guaranteed superset). Without ``t_max`` the search grows in
+        stages (8 typical edges, then x4) up to the mesh diagonal, so short walls cost little
+        and escaping rays still end.
+        """
+        n = len(origins)
+        t_out = np.full(n, np.inf)
+        f_out = np.full(n, -1, dtype=np.int64)
+        lo = np.zeros(n)
+        hi = (np.full(n, self.first_length) if t_max is None
+              else np.asarray(np.broadcast_to(t_max, (n,)), dtype=float).copy())
+        todo = np.arange(n)
+        while len(todo):
+            for c0 in range(0, len(todo), chunk):
+                ids = todo[c0:c0 + chunk]
+                r, tri = self._candidates(origins[ids], directions[ids], lo[ids], hi[ids])
+                if len(r) == 0:
+                    continue
+                keep = ~incident(ids[r], tri)
+                r, tri = r[keep], tri[keep]
+                tri_v = self.v[self.f[tri]]
+                t = moller_trumbore(origins[ids[r]], directions[ids[r]], tri_v[:, 0], tri_v[:, 1], tri_v[:, 2])
+                ok = (t > 0.0) & (t <= hi[ids[r]])
+                r, tri, t = r[ok], tri[ok], t[ok]
+                order = np.lexsort((tri, t, r))  # per ray, the nearest hit (ties: lowest face id)
+                r, tri, t = r[order], tri[order], t[order]
+                firsts = np.flatnonzero(np.r_[True, r[1:] != r[:-1]]) if len(r) else np.zeros(0, dtype=int)
+                t_out[ids[r[firsts]]] = t[firsts]
+                f_out[ids[r[firsts]]] = tri[firsts]
+            if t_max is not None:
+                break
+            unresolved = todo[(f_out[todo] < 0) & (hi[todo] < self.diag)]
+            lo[unresolved] = hi[unresolved]
+            hi[unresolved] = np.minimum(hi[unresolved] * 4.0, self.diag * 1.01)
+            todo = unresolved
+        return t_out, f_out
