@@ -90,10 +90,11 @@ def count_bodies(v: np.ndarray, f: np.ndarray) -> int:
     a, b = f.reshape(-1), f[:, [1, 2, 0]].reshape(-1)
     graph = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n, n))
     _, labels = connected_components(graph, directed=False)
-    return int(len(np.unique(labels[np.unique(f)])))
+    used = np.bincount(f.reshape(-1), minlength=n) > 0
+    return int(np.count_nonzero(np.bincount(labels[used])))
 
 
-def nonmanifold_vertex_count(f: np.ndarray, n: int) -> int:
+def nonmanifold_vertex_count(f: np.ndarray, n: int, order: np.ndarray | None = None) -> int:
     """Vertices whose incident faces form more than one edge-connected fan (a "bow tie").
 
     Each face corner is a node; two corners at the same vertex are joined when their faces share
@@ -104,7 +105,8 @@ def nonmanifold_vertex_count(f: np.ndarray, n: int) -> int:
     corner_a = np.arange(3 * len(f))
     corner_b = (corner_a // 3) * 3 + (corner_a % 3 + 1) % 3
     key = np.minimum(a, b) * n + np.maximum(a, b)
-    order = np.argsort(key, kind="stable")
+    if order is None:  # the caller may pass the stable argsort of these keys it already has
+        order = np.argsort(key, kind="stable")
     k = key[order]
     # consecutive half-edges on the same undirected edge are joined (a chain for edges shared by
     # more than two faces, already reported as non-manifold edges)
@@ -115,7 +117,10 @@ def nonmanifold_vertex_count(f: np.ndarray, n: int) -> int:
     dst = np.concatenate([np.where(same, corner_a[h2], corner_b[h2]), np.where(same, corner_b[h2], corner_a[h2])])
     g = coo_matrix((np.ones(len(src), dtype=np.int8), (src, dst)), shape=(3 * len(f), 3 * len(f)))
     _, labels = connected_components(g, directed=False)
-    pairs = np.unique(a.astype(np.int64) * (3 * len(f)) + labels)
+    import pandas as pd
+
+    # distinct (vertex, fan) pairs by hash, not sort
+    pairs = pd.unique(a.astype(np.int64) * (3 * len(f)) + labels)
     fans = np.bincount(pairs // (3 * len(f)), minlength=n)
     return int((fans > 1).sum())
 
@@ -137,7 +142,14 @@ def _self_check_worker(v: np.ndarray, f: np.ndarray) -> tuple[int, str]:
         status = str(m.status()).split(".")[-1]
     except Exception as exc:  # manifold3d refuses some inputs by raising; record why
         status = f"error: {type(exc).__name__}: {exc}"
-    e = np.unique(np.sort(np.stack([f.reshape(-1), f[:, [1, 2, 0]].reshape(-1)], axis=1), axis=1), axis=0)
+    import pandas as pd
+
+    # unique undirected edges by an int64 key; pandas' hash-based unique is O(n), where
+    # np.unique(axis=0) on the (3m, 2) rows sorts lexicographically (4 s at 1M faces)
+    a, b = f.reshape(-1), f[:, [1, 2, 0]].reshape(-1)
+    n = len(v)
+    key = pd.unique(np.minimum(a, b).astype(np.int64) * n + np.maximum(a, b))
+    e = np.stack([key // n, key % n], axis=1)
     va, vb = v[e[:, 0]], v[e[:, 1]]
     length = np.linalg.norm(vb - va, axis=1)
     ok = length > 0
@@ -157,25 +169,73 @@ def _self_check_worker(v: np.ndarray, f: np.ndarray) -> tuple[int, str]:
     return confirmed, status
 
 
+_SELF_CHECK_METHOD = ("edge-face crossings: every edge cast by embree with its incident faces excluded, each hit "
+                      "confirmed in float64, in a worker process; coplanar overlaps not detected")
+
+
+class SelfCheck:
+    """The self-intersection check running in a worker process while the caller goes on.
+
+    A spawned process (not a fork: embree and BLAS threads do not survive fork) runs
+    :func:`_self_check_worker`, so a crash in manifold3d or embree cannot end the run; it is
+    reported as "not evaluated" with the reason. Use as a context manager, or call
+    :meth:`result` once.
+    """
+
+    def __init__(self, v: np.ndarray, f: np.ndarray, timeout: float = 300.0):
+        import concurrent.futures as cf
+        import multiprocessing as mp
+        import time
+
+        self.timeout = timeout
+        self._started = time.monotonic()
+        self._pool = cf.ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn"))
+        self._future = self._pool.submit(_self_check_worker, np.asarray(v), np.asarray(f))
+
+    def result(self) -> tuple[int | None, str, str]:
+        """``(count or None, method or why not evaluated, manifold3d status)``."""
+        import concurrent.futures as cf
+        import time
+
+        try:
+            remaining = max(0.0, self.timeout - (time.monotonic() - self._started))
+            count, status = self._future.result(timeout=remaining)
+            return count, _SELF_CHECK_METHOD, status
+        except cf.TimeoutError:
+            return None, f"not evaluated: the worker did not finish within {self.timeout:g} s", "not evaluated"
+        except Exception as exc:  # a crashed worker (BrokenProcessPool) or a missing library
+            return None, f"not evaluated: {type(exc).__name__}: {exc}", "not evaluated"
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        self._future.cancel()
+        self._pool.shutdown(wait=False, cancel_futures=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
 def self_intersections(v: np.ndarray, f: np.ndarray, timeout: float = 300.0) -> tuple[int | None, str, str]:
     """Count edges piercing a non-adjacent face, in a worker process so a crash cannot end the run.
 
     Returns ``(count or None, method or why not evaluated, manifold3d status)``. Coplanar
     overlaps (no edge crosses a face) are not detected; that limit is in the method string.
     """
-    import concurrent.futures as cf
-    import multiprocessing as mp
+    return SelfCheck(v, f, timeout).result()
 
-    method = ("edge-face crossings: every edge cast by embree with its incident faces excluded, each hit "
-              "confirmed in float64, in a worker process; coplanar overlaps not detected")
-    try:
-        with cf.ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn")) as pool:
-            count, status = pool.submit(_self_check_worker, np.asarray(v), np.asarray(f)).result(timeout=timeout)
-        return count, method, status
-    except cf.TimeoutError:
-        return None, f"not evaluated: the worker did not finish within {timeout:g} s", "not evaluated"
-    except Exception as exc:  # a crashed worker (BrokenProcessPool) or a missing library
-        return None, f"not evaluated: {type(exc).__name__}: {exc}", "not evaluated"
+
+def with_self_check(report: "IntegrityReport", result: tuple[int | None, str, str]) -> "IntegrityReport":
+    """The report with the self-intersection result filled in (and its problem, if any)."""
+    from dataclasses import replace
+
+    si, method, status = result
+    problems = report.problems + ((f"{si} edges pierce a non-adjacent face: the surface intersects itself",) if si else ())
+    return replace(report, self_intersections=si, self_intersection_method=method, manifold3d_status=status,
+                   problems=problems)
 
 
 def check_integrity(mesh: MeshData, *, expected_bodies: int | None = None,
@@ -214,22 +274,31 @@ def check_integrity(mesh: MeshData, *, expected_bodies: int | None = None,
     if degenerate:
         problems.append(f"{degenerate} degenerate (zero-area) faces")
 
-    sorted_faces = np.sort(f, axis=1)
-    fkeys = (sorted_faces[:, 0] * n + sorted_faces[:, 1]) * n + sorted_faces[:, 2]
-    duplicate = int(len(fkeys) - len(np.unique(fkeys)))
+    # duplicate faces: the same three vertices in any order (rows sorted, then compared in
+    # lexicographic order; no n^3 key, which would overflow int64 past ~2M vertices)
+    sf = np.sort(f, axis=1)
+    sf = sf[np.lexsort((sf[:, 2], sf[:, 1], sf[:, 0]))]
+    duplicate = int((sf[1:] == sf[:-1]).all(axis=1).sum())
     if duplicate:
         problems.append(f"{duplicate} duplicate faces")
 
     # directed edges a->b of every face; an undirected edge is shared by exactly two faces in a
     # closed 2-manifold, and consistent winding means the two traverse it in opposite directions.
+    # One sort of the undirected keys serves the counts, the winding and the vertex fans.
     a = f.reshape(-1)
     b = f[:, [1, 2, 0]].reshape(-1)
     undirected = np.minimum(a, b) * n + np.maximum(a, b)
-    _, counts = np.unique(undirected, return_counts=True)
+    order = np.argsort(undirected, kind="stable")
+    k = undirected[order]
+    starts = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
+    counts = np.diff(np.r_[starts, len(k)])
     boundary = int((counts == 1).sum())
     nonmanifold = int((counts > 2).sum())
-    directed = a * n + b
-    directed_dupes = int(len(directed) - len(np.unique(directed)))
+    directed = (a * n + b)[order]
+    # within one undirected edge, a repeated direction is a winding fault; sorting the directed
+    # keys inside each group (the group key leads) puts repeats next to each other
+    ds = directed[np.lexsort((directed, k))]
+    directed_dupes = int((ds[1:] == ds[:-1]).sum())
     winding_ok = directed_dupes == 0
     if boundary:
         problems.append(f"{boundary} boundary (open) edges: the mesh is not watertight")
@@ -238,16 +307,11 @@ def check_integrity(mesh: MeshData, *, expected_bodies: int | None = None,
     if not winding_ok:
         problems.append(f"winding is not consistent ({directed_dupes} edges traversed twice in the same direction)")
 
-    nm_vertices = nonmanifold_vertex_count(f, n)
+    nm_vertices = nonmanifold_vertex_count(f, n, order=order)
     if nm_vertices:
         problems.append(f"{nm_vertices} non-manifold vertices (faces around them form more than one fan)")
 
-    if self_check_timeout is None:
-        si, si_method, m3d = None, "not evaluated: skipped by the caller", "not evaluated"
-    else:
-        si, si_method, m3d = self_intersections(v, f, timeout=self_check_timeout)
-    if si:
-        problems.append(f"{si} edges pierce a non-adjacent face: the surface intersects itself")
+    pending = SelfCheck(v, f, self_check_timeout) if self_check_timeout is not None else None
 
     vol = signed_volume(v, f)
     if boundary == 0 and winding_ok and vol <= 0:
@@ -266,11 +330,13 @@ def check_integrity(mesh: MeshData, *, expected_bodies: int | None = None,
             unit_check = _unit_hint(largest_extent, lo, hi, mesh.units)
             problems.append(unit_check)
 
-    return IntegrityReport(
+    report = IntegrityReport(
         vertices=n, faces=len(f), degenerate_faces=degenerate, duplicate_faces=duplicate, boundary_edges=boundary,
         nonmanifold_edges=nonmanifold, nonmanifold_vertices=nm_vertices, winding_consistent=winding_ok,
-        signed_volume=vol, bodies=bodies, expected_bodies=expected_bodies, self_intersections=si,
-        self_intersection_method=si_method, manifold3d_status=m3d, unit_check=unit_check, problems=tuple(problems))
+        signed_volume=vol, bodies=bodies, expected_bodies=expected_bodies, self_intersections=None,
+        self_intersection_method="not evaluated: skipped by the caller", manifold3d_status="not evaluated",
+        unit_check=unit_check, problems=tuple(problems))
+    return report if pending is None else with_self_check(report, pending.result())
 
 
 def _unit_hint(extent: float, lo: float, hi: float, declared: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pmd_envelope.integrity import IntegrityReport, check_integrity
+from pmd_envelope.integrity import IntegrityReport, SelfCheck, check_integrity, with_self_check
 from pmd_envelope.measure.extents import measure_extents
 from pmd_envelope.measure.records import Measurement
 from pmd_envelope.measure.thickness import ThicknessField, ray_thickness
@@ -57,20 +57,25 @@ def measure_mesh(mesh: MeshData, settings: Settings, *, expected_bodies: int | N
 
     if thickness_method not in ("ray", "max_sphere"):
         raise ValueError(f"unknown thickness method '{thickness_method}'")
-    extents = measure_extents(mesh)
-    span = extents[0].value
-    integrity = check_integrity(mesh, expected_bodies=expected_bodies, plausible_size=plausible_size,
-                                largest_extent=span, unit_size_slack=settings.unit_size_slack)
-    closed = integrity.boundary_edges == 0 and integrity.nonmanifold_edges == 0 and integrity.winding_consistent \
-        and integrity.signed_volume > 0
-    thickness = ray_thickness(mesh, settings) if closed else None
-    if thickness is not None and thickness_method == "max_sphere":
-        thickness = sphere_thickness(mesh, settings, thickness)
-    measurements = ((thickness.measurement,) if thickness else ()) + extents
-    measurements += (measure_overhang(mesh, settings.build_direction, settings.overhang_angle_deg),)
-    if closed:
-        measurements += measure_holes(mesh, settings.feature_angle_deg)
-        if anatomy is not None:
-            limit = settings.anatomy_gap_limit_mm if gap_limit is None else gap_limit
-            measurements += measure_fit(mesh, anatomy, gap_limit=limit, contact_angle_deg=settings.contact_angle_deg)
+    # the self-intersection check runs in a worker process on the other core while the rest is
+    # measured here; its result joins the integrity report at the end
+    with SelfCheck(mesh.vertices, mesh.faces) as pending:
+        extents = measure_extents(mesh)
+        span = extents[0].value
+        integrity = check_integrity(mesh, expected_bodies=expected_bodies, plausible_size=plausible_size,
+                                    largest_extent=span, unit_size_slack=settings.unit_size_slack,
+                                    self_check_timeout=None)
+        closed = integrity.boundary_edges == 0 and integrity.nonmanifold_edges == 0 and integrity.winding_consistent \
+            and integrity.signed_volume > 0
+        thickness = ray_thickness(mesh, settings) if closed else None
+        if thickness is not None and thickness_method == "max_sphere":
+            thickness = sphere_thickness(mesh, settings, thickness)
+        measurements = ((thickness.measurement,) if thickness else ()) + extents
+        measurements += (measure_overhang(mesh, settings.build_direction, settings.overhang_angle_deg),)
+        if closed:
+            measurements += measure_holes(mesh, settings.feature_angle_deg)
+            if anatomy is not None:
+                limit = settings.anatomy_gap_limit_mm if gap_limit is None else gap_limit
+                measurements += measure_fit(mesh, anatomy, gap_limit=limit, contact_angle_deg=settings.contact_angle_deg)
+        integrity = with_self_check(integrity, pending.result())
     return MeshMeasurements(integrity=integrity, measurements=measurements, thickness=thickness)
