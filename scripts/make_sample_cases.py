@@ -21,22 +21,26 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from pmd_envelope.mesh_io import write_binary_stl
-from pmd_envelope.shapes import cap_half_angle_for_span, cap_plate_truth, spherical_cap_plate
+from pmd_envelope.shapes import anatomy_sphere, cap_half_angle_for_span, cap_plate_truth, spherical_cap_plate
 
 SEED = 20261124
 ENVELOPE = ("cranial-plate-ti64-lpbf", "1.0.0")
 RINGS, SEGMENTS = 40, 200
 
 CASES = [
-    # case id, inner radius R [mm], thickness t [mm], span [mm], expected verdict, why
+    # case id, inner radius R [mm], thickness t [mm], span [mm], expected verdict, why, anatomy gap [mm]
     ("cranial-001", 80.0, 2.0, 100.0, "conforming",
-     "every parameter inside its range by more than U; worst case far above the limit"),
+     "every parameter inside its range by more than U; worst case far above the limit", None),
     ("cranial-002", 75.0, 0.8, 90.0, "nonconforming",
-     "wall 0.8 mm is below the envelope's 1.0 mm minimum (and the worst-case load fails)"),
+     "wall 0.8 mm is below the envelope's 1.0 mm minimum (and the worst-case load fails)", None),
     ("cranial-003", 100.0, 1.08, 139.5, "nonconforming",
      "thickness and span each inside their ranges, but thin and wide together fail the yield-load limit "
-     "at the worst manufacturing configuration (-0.1 mm, HIP, Z build)"),
+     "at the worst manufacturing configuration (-0.1 mm, HIP, Z build)", None),
+    ("cranial-004", 90.0, 2.5, 110.0, "conforming",
+     "conforming plate with the patient's skull surface (a sphere 0.3 mm inside the plate's concave side) "
+     "as the anatomy mesh: the fit is measured and recorded", 0.3),
 ]
+ANATOMY_SUBDIVISIONS = 5
 
 CASE_TOML = """\
 # Sample case {case_id} (made by scripts/make_sample_cases.py, seed {seed}; do not edit by hand).
@@ -72,6 +76,11 @@ length_unit = "mm"
 [design]
 mesh = "design.stl"
 units = "mm"
+{anatomy}"""
+ANATOMY_TOML = """
+[anatomy]
+mesh = "anatomy.stl"
+units = "mm"
 """
 
 
@@ -86,8 +95,8 @@ def main(argv=None) -> int:
     out = Path(args.out)
     rng = np.random.default_rng(SEED)
     manifest = {"seed": SEED, "generator": "scripts/make_sample_cases.py", "cases": []}
-    sites = ["left parietal", "right frontal", "bifrontal"]
-    for num, (case_id, r, t, span, verdict, why) in enumerate(CASES, start=1):
+    sites = ["left parietal", "right frontal", "bifrontal", "right parietal"]
+    for num, (case_id, r, t, span, verdict, why, gap) in enumerate(CASES, start=1):
         a = cap_half_angle_for_span(r, t, span)
         mesh = spherical_cap_plate(r, t, a, rings=RINGS, segments=SEGMENTS)
         rot = Rotation.random(random_state=rng)
@@ -96,19 +105,29 @@ def main(argv=None) -> int:
         folder = out / case_id
         folder.mkdir(parents=True, exist_ok=True)
         write_binary_stl(folder / "design.stl", verts, mesh.faces, header=f"pmd-envelope sample {case_id}".encode())
+        files = ["case.toml", "design.stl"]
+        if gap is not None:
+            # the skull: a sphere concentric with the plate, ``gap`` inside its concave surface
+            skull = anatomy_sphere(r - gap, subdivisions=ANATOMY_SUBDIVISIONS)
+            write_binary_stl(folder / "anatomy.stl", rot.apply(np.array(skull.vertices)) + shift, skull.faces,
+                             header=f"pmd-envelope sample {case_id} anatomy".encode())
+            files.append("anatomy.stl")
         pseudo = hashlib.sha256(f"{SEED}:{case_id}".encode()).hexdigest()[:8].upper()
         (folder / "case.toml").write_text(CASE_TOML.format(
             case_id=case_id, seed=SEED, R=r, t=t, span=span, pseudo=pseudo, env_id=ENVELOPE[0],
-            env_version=ENVELOPE[1], num=num, site=sites[num - 1]), encoding="utf-8")
+            env_version=ENVELOPE[1], num=num, site=sites[num - 1], anatomy=ANATOMY_TOML if gap is not None else ""),
+            encoding="utf-8")
         truth = {k: float(v) for k, v in cap_plate_truth(r, t, a).items()}
         truth["radius_of_curvature"] = r
+        if gap is not None:
+            truth["anatomy_gap"] = gap
         manifest["cases"].append({
             "case_id": case_id, "expected_verdict": verdict, "why": why,
             "design": {"inner_radius": r, "thickness": t, "span": span, "half_angle_rad": a, "rings": RINGS,
                        "segments": SEGMENTS, "rotation_quat_xyzw": [float(x) for x in rot.as_quat()],
                        "translation": [float(x) for x in shift]},
             "truth": truth,
-            "files": {name: sha256(folder / name) for name in ("case.toml", "design.stl")},
+            "files": {name: sha256(folder / name) for name in files},
         })
     (out / "MANIFEST.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     print(f"wrote {len(CASES)} cases to {out}")

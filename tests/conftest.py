@@ -31,10 +31,11 @@ def case_copy(tmp_path):
 
 @pytest.fixture(scope="session")
 def validations():
-    """The three sample cases validated once per session, at a fixed time stamp."""
+    """Every sample case validated once per session, at a fixed time stamp."""
     import datetime as dt
 
     from pmd_envelope.pipeline import validate
 
     now = dt.datetime(2026, 11, 24, 12, 0, 0, tzinfo=dt.timezone.utc)
-    return {c: validate(SAMPLES / c, now=now) for c in ("cranial-001", "cranial-002", "cranial-003")}
+    cases = sorted(p.name for p in SAMPLES.iterdir() if (p / "case.toml").is_file())
+    return {c: validate(SAMPLES / c, now=now) for c in cases}

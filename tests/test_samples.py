@@ -36,6 +36,13 @@ def test_expected_verdict_and_truth(validations, case_id):
     assert truth["span"] * 0.99987 - 1e-6 <= got["span"] <= truth["span"] + 1e-4
     assert got["radius_of_curvature"] == pytest.approx(truth["radius_of_curvature"], abs=1e-3)
     assert got["volume"] == pytest.approx(truth["volume"], rel=1e-3)
+    if "anatomy_gap" in truth:
+        # both surfaces are inscribed polyhedra: the plate's facets sit up to ~0.01 mm inside its
+        # sphere, the icosphere's (edge ~3 mm at R 90) up to ~0.02 mm inside the skull sphere
+        fit = next(m for m in v.record["measurements"] if m["parameter"] == "anatomy_gap")
+        assert fit["statistics"]["rms"] == pytest.approx(truth["anatomy_gap"], abs=0.02)
+        assert truth["anatomy_gap"] - 0.02 <= fit["statistics"]["min"] <= fit["value"] <= truth["anatomy_gap"] + 0.03
+        assert {i["role"] for i in v.record["inputs"]} >= {"anatomy_mesh"}
 
 
 def test_thin_and_wide_case_fails_only_on_the_combination(validations):
