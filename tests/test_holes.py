@@ -1,5 +1,6 @@
 """Through-holes against a flat plate with holes of known diameter and edge distance."""
 
+import numpy as np
 import pytest
 
 from conftest import REAL_MESHES, requires_real_meshes
@@ -44,3 +45,23 @@ def test_real_plate_with_holes():
     assert got["hole_diameter"].value == pytest.approx(6.756, abs=1e-3)
     # nearest hole centre x = 166.68 + r; the side is at x = 203.2: ligament 203.2 - 166.68
     assert got["hole_edge_distance"].value == pytest.approx(203.2 - 166.68, abs=1e-3)
+
+
+def test_known_body_count_gives_the_same_answer():
+    # measure_mesh passes the integrity gate's body count instead of counting again
+    from pmd_envelope.integrity import count_bodies
+
+    for mesh in (flat_plate_with_holes(60.0, 40.0, 2.0, ((15.0, 20.0, 4.0), (40.0, 15.0, 6.0))),
+                 spherical_cap_plate(80.0, 2.0, cap_half_angle_for_span(80.0, 2.0, 100.0), rings=16, segments=64)):
+        assert measure_holes(mesh, FEATURE, bodies=count_bodies(mesh.vertices, mesh.faces)) == \
+            measure_holes(mesh, FEATURE)
+
+
+def test_boundary_loops_of_a_surface_with_an_opening():
+    from pmd_envelope.measure.holes import _boundary_loops
+
+    # a square annulus: outer rim 0-1-2-3, opening 4-5-6-7, eight triangles between them
+    faces = np.array([[0, 1, 5], [0, 5, 4], [1, 2, 6], [1, 6, 5], [2, 3, 7], [2, 7, 6], [3, 0, 4], [3, 4, 7]])
+    loops = _boundary_loops(faces)
+    assert [lp.tolist() for lp in loops] == [[0, 1, 2, 3], [5, 4, 7, 6]]
+    assert _boundary_loops(np.vstack([faces, [[4, 5, 6], [4, 6, 7]]]))[0].tolist() == [0, 1, 2, 3]

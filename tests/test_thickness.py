@@ -164,3 +164,45 @@ def test_inscribed_sphere_not_converged_is_flagged():
     # one step cannot confirm a ball that had to shrink (spot flank, rim band): those are flagged
     assert m.statistic("not_converged") > 0
     assert m.statistic("converged_fraction") < 1.0
+
+
+def test_face_grid_is_a_superset_of_box_overlaps():
+    # the float64 re-check builds its R-tree only from the faces FaceGrid.near returns: every
+    # face whose box meets a query box must be among them, whatever the box sizes
+    from pmd_envelope.measure.rays import FaceGrid, face_boxes
+
+    mesh = spherical_cap_plate(80.0, 2.0, cap_half_angle_for_span(80.0, 2.0, 100.0), rings=24, segments=96)
+    lo, hi = face_boxes(mesh.vertices, mesh.faces)
+    rng = np.random.default_rng(7)
+    for cell in (0.01, 2.0, 500.0):
+        grid = FaceGrid(lo, hi, size=cell)
+        centre = mesh.vertices[rng.integers(0, len(mesh.vertices), 50)]
+        half = rng.uniform(0.0, 3.0, (50, 3))
+        q_lo, q_hi = centre - half, centre + half
+        meets = ((lo[:, None, :] <= q_hi[None]) & (hi[:, None, :] >= q_lo[None])).all(axis=2).any(axis=1)
+        near = grid.near(q_lo, q_hi)
+        assert set(np.flatnonzero(meets)) <= set(near.tolist())
+        if cell == 2.0:  # cells about the boxes' size: the filter drops part of the mesh
+            assert len(near) < len(mesh.faces)
+
+
+def test_exact_caster_on_a_face_subset_matches_the_whole_mesh():
+    from pmd_envelope.measure.rays import ExactCaster, FaceGrid, face_boxes
+    from pmd_envelope.measure.thickness import face_rays
+
+    mesh = spherical_cap_plate(80.0, 2.0, cap_half_angle_for_span(80.0, 2.0, 100.0), rings=24, segments=96)
+    c, inward, _, _ = face_rays(mesh)
+    ids = np.arange(0, len(mesh.faces), 7)
+    bound = np.full(len(ids), 2.5)
+
+    def incident(ray, face):
+        return face == ids[ray]
+
+    whole = ExactCaster(mesh.vertices, mesh.faces).first_hit(c[ids], inward[ids], incident, t_max=bound)
+    boxes = face_boxes(mesh.vertices, mesh.faces)
+    seg = ExactCaster.segment_boxes(c[ids], inward[ids], np.zeros(len(ids)), bound)
+    only = FaceGrid(*boxes, size=2.5).near(*seg)
+    part = ExactCaster(mesh.vertices, mesh.faces, only=only, boxes=boxes).first_hit(c[ids], inward[ids], incident,
+                                                                                  t_max=bound)
+    assert len(only) < len(mesh.faces)
+    assert np.array_equal(whole[0], part[0]) and np.array_equal(whole[1], part[1])

@@ -73,7 +73,7 @@ def measure_mesh(mesh: MeshData, settings: Settings, *, expected_bodies: int | N
         measurements = ((thickness.measurement,) if thickness else ()) + extents
         measurements += (measure_overhang(mesh, settings.build_direction, settings.overhang_angle_deg),)
         if closed:
-            measurements += measure_holes(mesh, settings.feature_angle_deg)
+            measurements += measure_holes(mesh, settings.feature_angle_deg, bodies=integrity.bodies)
             if anatomy is not None:
                 limit = settings.anatomy_gap_limit_mm if gap_limit is None else gap_limit
                 measurements += measure_fit(mesh, anatomy, gap_limit=limit, contact_angle_deg=settings.contact_angle_deg)

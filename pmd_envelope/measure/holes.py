@@ -47,16 +47,26 @@ class Hole:
     rim_point: tuple[float, float, float]
 
 
+def _edge_pairs(f: np.ndarray, nv: int) -> tuple[np.ndarray, np.ndarray]:
+    """Half-edges sorted by undirected edge: ``(order, sorted keys)``; half-edge h runs from
+    ``f.reshape(-1)[h]`` to ``f[:, [1, 2, 0]].reshape(-1)[h]`` and belongs to face ``h // 3``.
+    One sort serves both the patches and the genus (sorting 3M int64 keys is ~0.3 s)."""
+    a, b = f.reshape(-1), f[:, [1, 2, 0]].reshape(-1)
+    key = np.minimum(a, b) * nv + np.maximum(a, b)
+    order = np.argsort(key, kind="stable")
+    return order, key[order]
+
+
 def smooth_patches(mesh: MeshData, feature_angle_deg: float) -> np.ndarray:
     """Label of the smooth patch of each face (faces joined across edges bending less than the angle)."""
     f = mesh.faces
-    n = face_normals(mesh.vertices, f)
-    a, b = f.reshape(-1), f[:, [1, 2, 0]].reshape(-1)
-    nv = len(mesh.vertices)
-    key = np.minimum(a, b) * nv + np.maximum(a, b)
+    return _smooth_patches(f, face_normals(mesh.vertices, f), _edge_pairs(f, len(mesh.vertices)), feature_angle_deg)
+
+
+def _smooth_patches(f, n, edges, feature_angle_deg):
+    """:func:`smooth_patches` from the face normals and :func:`_edge_pairs`."""
+    order, k = edges
     face_of = np.repeat(np.arange(len(f)), 3)
-    order = np.argsort(key, kind="stable")
-    k = key[order]
     pair = np.flatnonzero(k[1:] == k[:-1])
     # only edges shared by exactly two faces join patches (a non-manifold edge joins nothing)
     single = np.ones(len(pair), dtype=bool)
@@ -73,13 +83,23 @@ def smooth_patches(mesh: MeshData, feature_angle_deg: float) -> np.ndarray:
 
 
 def _boundary_loops(faces: np.ndarray) -> list[np.ndarray]:
-    """Closed loops of vertex ids bounding a set of faces (half-edges without a twin in the set)."""
-    a, b = faces.reshape(-1), faces[:, [1, 2, 0]].reshape(-1)
-    he = set(zip(a.tolist(), b.tolist()))
+    """Closed loops of vertex ids bounding a set of faces (half-edges without a twin in the set).
+
+    The twin test is vectorised (a sorted array of half-edge keys); only the boundary half-edges,
+    a few thousand on a 1M-face plate, are walked in Python, in the faces' order, so the loops,
+    their order and their start vertices are those of a walk over every half-edge.
+    """
+    a, b = faces.reshape(-1).astype(np.int64), faces[:, [1, 2, 0]].reshape(-1).astype(np.int64)
+    if len(a) == 0:
+        return []
+    nv = int(max(a.max(), b.max())) + 1
+    keys = np.sort(a * nv + b)
+    twin = b * nv + a
+    at = np.minimum(np.searchsorted(keys, twin), len(keys) - 1)
+    boundary = keys[at] != twin
     nxt = {}
-    for s, e in zip(a.tolist(), b.tolist()):
-        if (e, s) not in he:
-            nxt.setdefault(s, e)
+    for s, e in zip(a[boundary].tolist(), b[boundary].tolist()):
+        nxt.setdefault(s, e)
     loops, seen = [], set()
     for start in list(nxt):
         if start in seen:
@@ -143,28 +163,38 @@ def _surface_openings(v, faces, normal):
     return loops[rim], [lp for i, lp in enumerate(loops) if i != rim]
 
 
-def find_through_holes(mesh: MeshData, feature_angle_deg: float) -> tuple[list[Hole], int]:
+def find_through_holes(mesh: MeshData, feature_angle_deg: float, *,
+                       bodies: int | None = None) -> tuple[list[Hole], int]:
     """Through-holes of the plate and the genus of the mesh (sum over bodies).
 
-    Returns ``([], genus)`` when the mesh has fewer than two smooth patches.
+    ``bodies`` is ``integrity.count_bodies`` of the mesh when already known (the integrity
+    report holds it); counted here otherwise. Returns ``([], genus)`` when the mesh has fewer
+    than two smooth patches.
     """
     v, f = mesh.vertices, mesh.faces
-    # genus of a closed orientable surface: chi = V - E + F = 2 (bodies - genus)
-    ne = len(np.unique(np.sort(np.stack([f.reshape(-1), f[:, [1, 2, 0]].reshape(-1)], axis=1), axis=1), axis=0))
-    used = np.unique(f)
-    from pmd_envelope.integrity import count_bodies
-    bodies = count_bodies(v, f)
-    genus = int(round(bodies - (len(used) - ne + len(f)) / 2))
-    labels = smooth_patches(mesh, feature_angle_deg)
-    area = np.bincount(labels, weights=triangle_areas(v, f))
+    # face normals, areas and the edge sort are computed once and shared below
+    normals = face_normals(v, f)
+    tri_area = triangle_areas(v, f)
+    edges = _edge_pairs(f, len(v))
+    # genus of a closed orientable surface: chi = V - E + F = 2 (bodies - genus); E counts the
+    # distinct undirected edges, V the vertices the faces use
+    k = edges[1]
+    ne = int(np.count_nonzero(k[1:] != k[:-1])) + 1 if len(k) else 0
+    used = np.zeros(len(v), dtype=bool)
+    used[f.reshape(-1)] = True
+    if bodies is None:
+        from pmd_envelope.integrity import count_bodies
+        bodies = count_bodies(v, f)
+    genus = int(round(bodies - (int(used.sum()) - ne + len(f)) / 2))
+    labels = _smooth_patches(f, normals, edges, feature_angle_deg)
+    area = np.bincount(labels, weights=tri_area)
     if len(area) < 2:
         return [], genus
     main = np.argsort(area)[::-1][:2]
-    normals = face_normals(v, f)
     surfaces = []
     for lab in main:
         sel = labels == lab
-        nrm = (normals[sel] * triangle_areas(v, f[sel])[:, None]).sum(axis=0)
+        nrm = (normals[sel] * tri_area[sel][:, None]).sum(axis=0)
         nrm = nrm / max(np.linalg.norm(nrm), 1e-300)
         rim, openings = _surface_openings(v, f[sel], nrm)
         fits = [circle_fit(v[lp]) for lp in openings]
@@ -209,10 +239,12 @@ def _in_plane(d: np.ndarray, loop_pts: np.ndarray) -> np.ndarray:
     return d - (d @ axis) * axis
 
 
-def measure_holes(mesh: MeshData, feature_angle_deg: float) -> tuple[Measurement, ...]:
+def measure_holes(mesh: MeshData, feature_angle_deg: float, *, bodies: int | None = None) -> tuple[Measurement, ...]:
     """``hole_count``, and when there are holes ``hole_diameter`` (minimum) and
-    ``hole_edge_distance`` (minimum), each with its witness."""
-    holes, genus = find_through_holes(mesh, feature_angle_deg)
+    ``hole_edge_distance`` (minimum), each with its witness.
+
+    ``bodies``: the mesh's body count when known (see :func:`find_through_holes`)."""
+    holes, genus = find_through_holes(mesh, feature_angle_deg, bodies=bodies)
     notes = (f"smooth patches split at {feature_angle_deg:g} deg; openings of the two largest surfaces matched "
              f"across the plate; genus of the mesh {genus}")
     out = [Measurement(parameter="hole_count", value=float(len(holes)), unit="1", method="surface_loops",
