@@ -9,6 +9,7 @@ performance notes).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -72,6 +73,27 @@ def face_normals(v: np.ndarray, f: np.ndarray) -> np.ndarray:
     ok = norm > 0
     out[ok] = cross[ok] / norm[ok, None]
     return out
+
+
+@functools.lru_cache(maxsize=2)
+def mesh_face_geometry(mesh: MeshData) -> tuple[np.ndarray, np.ndarray]:
+    """Unit normals and areas [mm^2] of a mesh's faces, computed once per mesh.
+
+    The gate, thickness, holes, overhang and curvature all need them; one cross product serves
+    every stage (0.2 s a pass at 1M faces). Same arithmetic as :func:`face_normals` and
+    :func:`triangle_areas`, so the values are bit-identical. Safe to cache: a MeshData's arrays are
+    read-only, and the cache holds at most two meshes.
+    """
+    cross = np.cross(mesh.vertices[mesh.faces[:, 1]] - mesh.vertices[mesh.faces[:, 0]],
+                     mesh.vertices[mesh.faces[:, 2]] - mesh.vertices[mesh.faces[:, 0]])
+    norm = np.linalg.norm(cross, axis=1)
+    normals = np.zeros_like(cross)
+    ok = norm > 0
+    normals[ok] = cross[ok] / norm[ok, None]
+    areas = 0.5 * norm
+    normals.setflags(write=False)
+    areas.setflags(write=False)
+    return normals, areas
 
 
 def signed_volume(v: np.ndarray, f: np.ndarray) -> float:
@@ -267,7 +289,7 @@ def check_integrity(mesh: MeshData, *, expected_bodies: int | None = None,
     n = len(v)
     problems: list[str] = []
 
-    areas = triangle_areas(v, f)
+    _, areas = mesh_face_geometry(mesh)
     scale = float(np.ptp(v, axis=0).max()) if n else 0.0
     degenerate = int(((areas <= _DEGENERATE_REL_AREA * scale**2) | (f[:, 0] == f[:, 1]) | (f[:, 1] == f[:, 2])
                       | (f[:, 0] == f[:, 2])).sum())

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from pmd_envelope.integrity import signed_volume, triangle_areas
+from pmd_envelope.integrity import mesh_face_geometry, signed_volume
 from pmd_envelope.measure.records import Measurement
 from pmd_envelope.mesh_io import MeshData
 
-__all__ = ["oriented_extents", "measure_extents", "volume_area", "sphere_fit", "concave_surface_radius"]
+__all__ = ["oriented_extents", "measure_extents", "sphere_fit", "concave_surface_radius"]
 
 
 # Vertices handed to trimesh's direction search. Its cost grows with (directions x hull points):
@@ -73,11 +73,6 @@ def oriented_extents(vertices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return extents[order], box_axes[order]
 
 
-def volume_area(vertices: np.ndarray, faces: np.ndarray) -> tuple[float, float]:
-    """Enclosed volume [mm^3] and surface area [mm^2]."""
-    return signed_volume(vertices, faces), float(triangle_areas(vertices, faces).sum())
-
-
 def sphere_fit(points: np.ndarray) -> tuple[np.ndarray, float, float]:
     r"""Least-squares sphere through points: centre [mm], radius [mm], RMS residual [mm].
 
@@ -106,12 +101,11 @@ def concave_surface_radius(mesh: MeshData) -> tuple[float, float]:
     second fit through their vertices gives its radius. For a flat plate the radius is very
     large, as it should be.
     """
-    from pmd_envelope.integrity import face_normals
 
     v, f = mesh.vertices, mesh.faces
     centre, _, _ = sphere_fit(v)
     centroids = v[f].mean(axis=1)
-    facing = np.einsum("ij,ij->i", face_normals(v, f), centre - centroids) > 0
+    facing = np.einsum("ij,ij->i", mesh_face_geometry(mesh)[0], centre - centroids) > 0
     if facing.sum() < 4:
         return float("inf"), 0.0
     _, radius, resid = sphere_fit(v[np.unique(f[facing])])
@@ -121,7 +115,8 @@ def concave_surface_radius(mesh: MeshData) -> tuple[float, float]:
 def measure_extents(mesh: MeshData) -> tuple[Measurement, ...]:
     """Span and the other OBB extents, volume, surface area and radius of curvature."""
     ext, _ = oriented_extents(mesh.vertices)
-    vol, area = volume_area(mesh.vertices, mesh.faces)
+
+    vol, area = signed_volume(mesh.vertices, mesh.faces), float(mesh_face_geometry(mesh)[1].sum())
     radius, resid = concave_surface_radius(mesh)
     obb = ("minimum-volume oriented bounding box: exact minimum-area rectangle about each principal axis of the "
            "convex hull and about trimesh's oriented_bounds directions")

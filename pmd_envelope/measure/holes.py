@@ -29,7 +29,7 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from pmd_envelope.integrity import face_normals, triangle_areas
+from pmd_envelope.integrity import mesh_face_geometry
 from pmd_envelope.measure.records import Measurement, Witness
 from pmd_envelope.mesh_io import MeshData
 
@@ -60,7 +60,7 @@ def _edge_pairs(f: np.ndarray, nv: int) -> tuple[np.ndarray, np.ndarray]:
 def smooth_patches(mesh: MeshData, feature_angle_deg: float) -> np.ndarray:
     """Label of the smooth patch of each face (faces joined across edges bending less than the angle)."""
     f = mesh.faces
-    return _smooth_patches(f, face_normals(mesh.vertices, f), _edge_pairs(f, len(mesh.vertices)), feature_angle_deg)
+    return _smooth_patches(f, mesh_face_geometry(mesh)[0], _edge_pairs(f, len(mesh.vertices)), feature_angle_deg)
 
 
 def _smooth_patches(f, n, edges, feature_angle_deg):
@@ -173,8 +173,7 @@ def find_through_holes(mesh: MeshData, feature_angle_deg: float, *,
     """
     v, f = mesh.vertices, mesh.faces
     # face normals, areas and the edge sort are computed once and shared below
-    normals = face_normals(v, f)
-    tri_area = triangle_areas(v, f)
+    normals, tri_area = mesh_face_geometry(mesh)
     edges = _edge_pairs(f, len(v))
     # genus of a closed orientable surface: chi = V - E + F = 2 (bodies - genus); E counts the
     # distinct undirected edges, V the vertices the faces use

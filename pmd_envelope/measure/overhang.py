@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pmd_envelope.integrity import face_normals, triangle_areas
+from pmd_envelope.integrity import mesh_face_geometry
 from pmd_envelope.measure.records import Measurement
 from pmd_envelope.mesh_io import MeshData
 
@@ -32,7 +32,7 @@ def overhang_mask(mesh: MeshData, build_direction, overhang_angle_deg: float) ->
     u = np.asarray(build_direction, dtype=float)
     u = u / np.linalg.norm(u)
     v, f = mesh.vertices, mesh.faces
-    down = -face_normals(v, f) @ u
+    down = -mesh_face_geometry(mesh)[0] @ u
     height = v @ u
     # the plate: within 1e-9 of the part's height range of the lowest point (round-off of a
     # rotated mesh), far below a 20-60 um layer
@@ -45,7 +45,7 @@ def overhang_mask(mesh: MeshData, build_direction, overhang_angle_deg: float) ->
 def measure_overhang(mesh: MeshData, build_direction, overhang_angle_deg: float) -> Measurement:
     """``overhang_area_fraction`` [1] for ``build_direction`` (unit vector in mesh coordinates)."""
     needs, on_plate = overhang_mask(mesh, build_direction, overhang_angle_deg)
-    areas = triangle_areas(mesh.vertices, mesh.faces)
+    areas = mesh_face_geometry(mesh)[1]
     total = float(areas.sum())
     u = np.asarray(build_direction, dtype=float) / np.linalg.norm(build_direction)
     return Measurement(

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pmd_envelope.integrity import face_normals, triangle_areas
+from pmd_envelope.integrity import mesh_face_geometry
 from pmd_envelope.measure.records import Measurement, Witness
 from pmd_envelope.mesh_io import MeshData
 from pmd_envelope.settings import Settings
@@ -63,8 +63,7 @@ def _weighted_percentiles(values: np.ndarray, weights: np.ndarray, qs) -> list[f
 def face_rays(mesh: MeshData) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Centroids, inward unit normals, areas and the valid (non-degenerate) mask of each face."""
     v, f = mesh.vertices, mesh.faces
-    normals = face_normals(v, f)
-    areas = triangle_areas(v, f)
+    normals, areas = mesh_face_geometry(mesh)
     return v[f].mean(axis=1), -normals, areas, areas > 0
 
 
