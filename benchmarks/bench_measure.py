@@ -51,6 +51,7 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=[100_000, 500_000, 2_000_000])
     ap.add_argument("--whole", type=int, default=1_000_000)
     ap.add_argument("--subset", type=int, default=50_000, help="rays given to the slow trimesh paths")
+    ap.add_argument("--memory", type=int, default=2_000_000, help="faces of the plate whose measure peak RSS is taken")
     args = ap.parse_args()
     import trimesh
 
@@ -96,6 +97,21 @@ def main() -> None:
         print(f"whole `measure --json` of a {len(mesh.faces):,}-face plate, process start to JSON out: {t_cli:.2f} s; "
               f"raw embreex build + one ray per face {t_raw:.2f} s; ratio {t_cli / t_raw:.1f} (target <= 5); "
               f"peak RSS of the measure process {rss:.0f} MB; exit {r.returncode}")
+    if args.memory:
+        mesh = cap(args.memory)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = Path(tmp) / "plate.stl"
+            write_binary_stl(path, mesh.vertices, mesh.faces)
+            del mesh
+            # a fresh process whose only child is the measure run, so ru_maxrss is that run's peak
+            probe = ("import resource, subprocess, sys; r = subprocess.run([sys.executable, '-m', 'pmd_envelope', "
+                     "'measure', sys.argv[1], '--units', 'mm', '--json'], capture_output=True); "
+                     "print(r.returncode, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)")
+            t_mem, out = timed(lambda: subprocess.run([sys.executable, "-c", probe, str(path)], capture_output=True,
+                                                      text=True))
+            code, kb = out.stdout.split()
+        print(f"peak RSS of `measure --json` on a {args.memory:,}-face plate: {int(kb) / 1024:.0f} MB (target < 2048 MB); "
+              f"{t_mem:.1f} s; exit {code}")
 
 
 if __name__ == "__main__":
