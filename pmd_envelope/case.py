@@ -87,14 +87,6 @@ def resolve_case_path(case: str | Path) -> Path:
     return p
 
 
-def sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def load_case(case: str | Path) -> Case:
     """Load and validate a case file.
 

@@ -110,10 +110,9 @@ def validate(case_path: str | Path, *, envelope_dir: str | Path | None = None,
          "units": case.design_units},
         {"role": "envelope", "path": f"{envelope.id}/{envelope.version}.toml", "sha256": envelope.sha256},
     ]
-    if case.anatomy_mesh is not None:
-        from pmd_envelope.case import sha256_file
+    if anatomy is not None:
         inputs.append({"role": "anatomy_mesh", "path": _rel(case.anatomy_mesh, case_file.parent),
-                       "sha256": sha256_file(case.anatomy_mesh), "units": case.anatomy_units})
+                       "sha256": anatomy.sha256, "units": case.anatomy_units})
     content = {
         "schema_version": SCHEMA_VERSION,
         "case_id": case.case_id,
