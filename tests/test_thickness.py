@@ -3,6 +3,7 @@
 import numpy as np
 import pytest
 
+from conftest import REAL_MESHES, requires_real_meshes
 from pmd_envelope.measure.thickness import ray_thickness, weighted_percentile
 from pmd_envelope.settings import DEFAULT_SETTINGS, Settings
 from pmd_envelope.shapes import cap_half_angle_for_span, spherical_cap_plate, spherical_shell
@@ -206,3 +207,108 @@ def test_exact_caster_on_a_face_subset_matches_the_whole_mesh():
                                                                                   t_max=bound)
     assert len(only) < len(mesh.faces)
     assert np.array_equal(whole[0], part[0]) and np.array_equal(whole[1], part[1])
+
+
+# --- vertex rays along the inward angle-weighted pseudonormal ------------------------------------
+# Every vertex of these shapes lies exactly on its sphere, and the facets of a tessellated sphere
+# lie inside it by at most their sagitta s (the largest of R - distance from the centre to a
+# facet's plane, taken from the mesh). So a ray from an outer vertex (radius R + T) meets an
+# inner facet at t in [T, T + s_inner] (no point within R of the centre is nearer than T), and
+# a ray from an inner vertex meets an outer facet at t in [T - s_outer, T]. The pseudonormal is
+# radial up to a tilt d < 0.2 deg (measured), which adds < T d^2 / 2 ~ 2e-5 mm; float32 adds
+# < 2e-5 mm; VERTEX_FLOAT_TOL = 1e-4 mm covers both.
+VERTEX_FLOAT_TOL = 1e-4
+
+
+def _sagitta(mesh, radius):
+    from pmd_envelope.integrity import mesh_face_geometry
+
+    v, f = mesh.vertices, mesh.faces
+    on = (np.abs(np.linalg.norm(v[f], axis=2) - radius) < 1e-9).all(axis=1)
+    normals, _ = mesh_face_geometry(mesh)
+    plane = np.abs(np.einsum("ij,ij->i", normals[on], v[f[on, 0]]))
+    return radius - plane.min()
+
+
+def _vertex_shapes():
+    yield "shell", spherical_shell(50.0, 3.0), 47.0, 3.0, None
+    half = cap_half_angle_for_span(80.0, 2.0, 100.0)
+    yield "cap", spherical_cap_plate(80.0, 2.0, half), 80.0, 2.0, half
+    half = cap_half_angle_for_span(60.0, 3.0, 40.0)
+    yield "cap_small", spherical_cap_plate(60.0, 3.0, half, rings=24, segments=128), 60.0, 3.0, half
+
+
+@pytest.mark.parametrize("engine", ["embree", "exact"])
+@pytest.mark.parametrize("name", ["shell", "cap", "cap_small"])
+def test_vertex_ray_thickness_matches_concentric_spheres(name, engine):
+    from pmd_envelope.measure.thickness import vertex_ray_thickness
+
+    _, mesh, r_in, t, half = next(s for s in _vertex_shapes() if s[0] == name)
+    v = mesh.vertices
+    r = np.linalg.norm(v, axis=1)
+    outer, inner = np.abs(r - (r_in + t)) < 1e-9, np.abs(r - r_in) < 1e-9
+    assert (outer | inner).all()
+    # rim vertices of the cap (last ring) have tilted pseudonormals: no analytic value there
+    interior = np.ones(len(v), dtype=bool) if half is None else np.arccos(v[:, 2] / r) < half * (1 - 1e-9)
+    field = vertex_ray_thickness(mesh, DEFAULT_SETTINGS, engine)
+    tv = field.per_vertex
+    s_in, s_out = _sagitta(mesh, r_in), _sagitta(mesh, r_in + t)
+    assert s_in < 0.1 and s_out < 0.1  # the bound is meaningful, not a wide-open interval
+    o, i = outer & interior, inner & interior
+    assert not field.edge_zone[interior].any()
+    assert tv[o].min() >= t - VERTEX_FLOAT_TOL and tv[o].max() <= t + s_in + VERTEX_FLOAT_TOL
+    assert tv[i].min() >= t - s_out - VERTEX_FLOAT_TOL and tv[i].max() <= t + VERTEX_FLOAT_TOL
+    assert field.minimum == pytest.approx(t, abs=max(s_in, s_out) + VERTEX_FLOAT_TOL)
+    # the witness reproduces the minimum
+    assert field.point == tuple(v[field.vertex])
+    assert np.linalg.norm(np.subtract(field.opposite, field.point)) == pytest.approx(field.minimum, abs=1e-9)
+
+
+@pytest.mark.parametrize("name", ["shell", "cap", "cap_small"])
+def test_vertex_rays_engines_agree(name):
+    from pmd_envelope.measure.thickness import vertex_ray_thickness
+
+    _, mesh, *_ = next(s for s in _vertex_shapes() if s[0] == name)
+    a = vertex_ray_thickness(mesh, DEFAULT_SETTINGS, "embree")
+    b = vertex_ray_thickness(mesh, DEFAULT_SETTINGS, "exact")
+    # every vertex ray of these shapes meets a wall in both engines (none slips through a vertex
+    # of the opposite surface, which radial rays aim at exactly)
+    assert np.isfinite(a.per_vertex).all() and np.isfinite(b.per_vertex).all()
+    assert np.abs(a.per_vertex - b.per_vertex).max() <= ENGINE_OBSERVED_TOL
+    assert np.array_equal(a.edge_zone, b.edge_zone)
+
+
+def test_vertex_pseudonormal_of_a_cube_corner_is_the_diagonal():
+    import trimesh
+
+    from pmd_envelope.measure.thickness import vertex_pseudonormals
+    from pmd_envelope.mesh_io import mesh_from_arrays
+
+    box = trimesh.creation.box(extents=(2.0, 2.0, 2.0))
+    mesh = mesh_from_arrays(box.vertices, box.faces)
+    # each corner has three right-angled faces however the squares are split: the angle weights
+    # give (1, 1, 1) / sqrt(3) along the corner's octant, a face count would not
+    n = vertex_pseudonormals(mesh)
+    assert np.allclose(n, np.sign(mesh.vertices) / np.sqrt(3.0), atol=1e-12)
+
+
+@requires_real_meshes
+@pytest.mark.parametrize("engine", ["embree", "exact"])
+def test_vertex_rays_sharp_edges_do_not_fake_thin_walls(engine):
+    from pmd_envelope.measure.thickness import vertex_ray_thickness
+    from pmd_envelope.mesh_io import load_mesh
+
+    mesh = load_mesh(REAL_MESHES / "7_8ths_cube.stl", "mm")
+    field = vertex_ray_thickness(mesh, DEFAULT_SETTINGS, engine)
+    size = float(np.ptp(mesh.vertices, axis=0).max())
+    wall = ~field.edge_zone & np.isfinite(field.per_vertex)
+    assert wall.any()
+    # every vertex is a corner of the part: the thinnest wall is the removed octant's slab, size/2
+    assert field.per_vertex[wall].min() >= size / 2.0 - 1e-4
+    assert field.minimum >= size / 2.0 - 1e-4
+
+
+def test_min_vertex_statistic_in_the_wall_thickness_measurement():
+    mesh = spherical_cap_plate(80.0, 2.0, cap_half_angle_for_span(80.0, 2.0, 100.0), rings=24, segments=128)
+    m = ray_thickness(mesh, DEFAULT_SETTINGS).measurement
+    assert m.statistic("min_vertex") == pytest.approx(2.0, abs=CAP_TOL)

@@ -29,12 +29,15 @@ __all__ = ["EmbreeCaster", "ExactCaster", "FaceGrid", "face_boxes", "moller_trum
 
 
 def moller_trumbore(origins: np.ndarray, directions: np.ndarray, a: np.ndarray, b: np.ndarray,
-                    c: np.ndarray) -> np.ndarray:
+                    c: np.ndarray, slack: float = 0.0) -> np.ndarray:
     """Ray parameter t of each ray/triangle pair (float64), inf where the ray misses.
 
     Pairs are row-aligned. Rays parallel to the triangle plane (|det| below 1e-12 of the edge
     scale) are misses: a grazing ray measures no wall. Barycentric limits are closed
     ([0, 1]) so a ray through a shared edge or vertex is not lost between two triangles.
+    ``slack`` widens them to [-slack, 1 + slack]: a ray aimed exactly at a mesh vertex (vertex
+    rays between concentric tessellations) can fall outside every triangle of the fan by
+    round-off of u and w, which closed limits alone do not catch.
     """
     e1, e2 = b - a, c - a
     p = np.cross(directions, e2)
@@ -47,7 +50,7 @@ def moller_trumbore(origins: np.ndarray, directions: np.ndarray, a: np.ndarray, 
     q = np.cross(s, e1)
     w = np.einsum("ij,ij->i", directions, q) * inv
     t = np.einsum("ij,ij->i", e2, q) * inv
-    hit = ok & (u >= 0.0) & (w >= 0.0) & (u + w <= 1.0)
+    hit = ok & (u >= -slack) & (w >= -slack) & (u + w <= 1.0 + slack)
     return np.where(hit, t, np.inf)
 
 
@@ -250,8 +253,10 @@ class ExactCaster:
         tri, counts = self.tree.intersection_v(*self.segment_boxes(origins, directions, t_lo, t_hi))
         return np.repeat(np.arange(len(origins)), counts.astype(np.int64)), tri.astype(np.int64)
 
-    def first_hit(self, origins, directions, incident, t_max=None, chunk=20000):
+    def first_hit(self, origins, directions, incident, t_max=None, chunk=20000, slack=0.0):
         """As :meth:`EmbreeCaster.first_hit`, in float64; ``t_max`` [mm] bounds the search.
+
+        ``slack`` is :func:`moller_trumbore`'s barycentric slack (0 for face rays).
 
         Candidates are the triangles whose bounding box meets the bounding box of the ray
         segment (an R-tree query: a guaranteed superset). Without ``t_max`` the search grows in
@@ -274,7 +279,8 @@ class ExactCaster:
                 keep = ~incident(ids[r], tri)
                 r, tri = r[keep], tri[keep]
                 tri_v = self.v[self.f[tri]]
-                t = moller_trumbore(origins[ids[r]], directions[ids[r]], tri_v[:, 0], tri_v[:, 1], tri_v[:, 2])
+                t = moller_trumbore(origins[ids[r]], directions[ids[r]], tri_v[:, 0], tri_v[:, 1], tri_v[:, 2],
+                                    slack)
                 ok = (t > 0.0) & (t <= hi[ids[r]])
                 r, tri, t = r[ok], tri[ok], t[ok]
                 order = np.lexsort((tri, t, r))  # per ray, the nearest hit (ties: lowest face id)

@@ -1,4 +1,4 @@
-"""Wall thickness by rays cast along the inward face normal.
+"""Wall thickness by rays cast along the inward face normal (and vertex pseudonormal).
 
 Method ``ray``: from each face's centroid a ray is cast along the inward normal; the thickness
 of the face is the distance to the first surface it meets. The hit counts as a wall only if the
@@ -13,6 +13,12 @@ Rays start exactly at the centroid and the start face is excluded (see
 engine is Embree (embreex, float32); an exact float64 engine gives the same numbers within
 ``engine_tolerance_mm`` (asserted on every test shape) and re-measures the thinnest faces, so the
 reported minimum and witness are float64. The record names the engine and the tolerance.
+
+Vertex rays (:func:`vertex_ray_thickness`, statistic ``min_vertex``): from each vertex a ray is
+cast along minus its angle-weighted pseudonormal (Baerentzen & Aanaes 2005), every face incident
+to the vertex excluded (the same re-cast / filter-by-id rule, on the same index), with the same
+sharp-edge rule. Vertices of a tessellated smooth surface lie on it, so they complement the
+centroids, which lie a sagitta below it; ``value`` stays the face-ray minimum.
 """
 
 from __future__ import annotations
@@ -26,7 +32,13 @@ from pmd_envelope.measure.records import Measurement, Witness
 from pmd_envelope.mesh_io import MeshData
 from pmd_envelope.settings import Settings
 
-__all__ = ["ThicknessField", "ray_thickness", "sphere_thickness", "weighted_percentile"]
+__all__ = ["ThicknessField", "VertexThicknessField", "ray_thickness", "sphere_thickness", "vertex_pseudonormals",
+           "vertex_ray_thickness", "weighted_percentile"]
+
+# Barycentric slack [-] of the float64 engine for vertex rays: a ray aimed at a vertex of the
+# opposite surface (concentric tessellations) must not slip between the fan's triangles by
+# round-off (~1e-16 relative); 1e-9 of an edge moves a hit by < 1e-9 mm on mm-sized facets.
+_VERTEX_RAY_SLACK = 1e-9
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -57,6 +69,67 @@ def _weighted_percentiles(values: np.ndarray, weights: np.ndarray, qs) -> list[f
     for q in qs:
         idx = int(np.searchsorted(cw, q / 100.0 * cw[-1], side="left"))
         out.append(float(sorted_values[min(idx, len(values) - 1)]))
+    return out
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class VertexThicknessField:
+    """Per-vertex ray thickness along the inward angle-weighted pseudonormal.
+
+    ``per_vertex`` is inf where the ray escaped or the vertex has no pseudonormal (unused or only
+    on degenerate faces); ``hit_face`` is -1 there. ``edge_zone`` marks vertices whose ray met a
+    face that does not look back at the pseudonormal (same rule as faces). ``direction`` holds the
+    unit ray directions (minus the pseudonormal). ``minimum`` is the smallest thickness outside
+    the zone [mm] (inf if no vertex met an opposing wall); its witness is the vertex id
+    ``vertex`` (-1 if none), ``point`` (the vertex), ``opposite`` (where the ray met
+    ``hit_face[vertex]``).
+    """
+
+    per_vertex: np.ndarray
+    hit_face: np.ndarray
+    edge_zone: np.ndarray
+    direction: np.ndarray
+    vertex: int
+    minimum: float
+    point: tuple[float, float, float] | None
+    opposite: tuple[float, float, float] | None
+
+
+def vertex_pseudonormals(mesh: MeshData) -> np.ndarray:
+    """Angle-weighted pseudonormal of each vertex (unit; zero where no valid face is incident).
+
+    Notes
+    -----
+    n_v = sum over faces f incident to v of alpha_f(v) n_f, normalised, where alpha_f(v) is the
+    corner angle of f at v and n_f its unit outward normal (Baerentzen & Aanaes 2005). Unlike an
+    area- or count-weighted mean it does not depend on how a surface patch is triangulated, and it
+    separates inside from outside at vertices and edges.
+
+    References
+    ----------
+    .. [1] J. A. Baerentzen and H. Aanaes, "Signed distance computation using the angle weighted
+       pseudonormal", IEEE Trans. Vis. Comput. Graph. 11(3), 243-253, 2005.
+    """
+    v, f = mesh.vertices, mesh.faces
+    normals, areas = mesh_face_geometry(mesh)
+    a, b, c = v[f[:, 0]], v[f[:, 1]], v[f[:, 2]]
+    ab, bc, ca = b - a, c - b, a - c
+    # corner angle = atan2(|e1 x e2|, e1 . e2): accurate near 0 and pi, where arccos of a cosine
+    # is not; |e1 x e2| is twice the face area at every corner, already cached
+    twice = 2.0 * areas
+    corner_angles = (np.arctan2(twice, -np.einsum("ij,ij->i", ab, ca)),
+                     np.arctan2(twice, -np.einsum("ij,ij->i", bc, ab)),
+                     np.arctan2(twice, -np.einsum("ij,ij->i", ca, bc)))
+    # per-corner bincounts: ~5x faster than building (m, 3, 3) corner arrays (0.5 s at 2M faces)
+    n = np.zeros((len(v), 3))
+    for k, angle in enumerate(corner_angles):
+        weighted = normals * angle[:, None]
+        for axis in range(3):
+            n[:, axis] += np.bincount(f[:, k], weights=weighted[:, axis], minlength=len(v))
+    norm = np.linalg.norm(n, axis=1)
+    out = np.zeros_like(n)
+    ok = norm > 0
+    out[ok] = n[ok] / norm[ok, None]
     return out
 
 
@@ -114,7 +187,9 @@ def ray_thickness(mesh: MeshData, settings: Settings, engine: str | None = None)
         ``measurement.value`` is the minimum thickness outside the sharp-edge zone [mm];
         statistics are area-weighted over the same faces; ``min_all`` includes the zone;
         ``engine_difference`` is the largest float32/float64 difference over the re-checked
-        faces (0 with the exact engine).
+        faces (0 with the exact engine); ``min_vertex`` is the minimum of
+        :func:`vertex_ray_thickness` outside its sharp-edge zone (same engine; absent when no
+        vertex ray met an opposing wall).
 
     Notes
     -----
@@ -138,7 +213,12 @@ def ray_thickness(mesh: MeshData, settings: Settings, engine: str | None = None)
     centroids, inward, areas, valid = geometry
     normals = -inward
     idx = np.flatnonzero(valid)
-    t, hit = cast_face_rays(mesh, settings, engine, idx, geometry=geometry)
+    from pmd_envelope.measure.rays import EmbreeCaster, ExactCaster
+
+    # one index for the face and the vertex rays
+    caster = (EmbreeCaster(mesh.vertices, f, settings.ray_offset_mm) if engine == "embree"
+              else ExactCaster(mesh.vertices, f))
+    t, hit = cast_face_rays(mesh, settings, engine, idx, geometry=geometry, caster=caster)
     per_face = np.full(len(f), np.inf)
     hit_face = np.full(len(f), -1, dtype=np.int64)
     per_face[idx] = t
@@ -201,6 +281,9 @@ def ray_thickness(mesh: MeshData, settings: Settings, engine: str | None = None)
               ("edge_zone_area_fraction", float(areas[edge_zone].sum() / areas.sum())),
               ("engine_difference", difference), ("engine_tolerance", settings.engine_tolerance_mm),
               ("min_float64", float(bool(verified[i_min])))]
+    vertex = vertex_ray_thickness(mesh, settings, engine, caster=caster)
+    if vertex.vertex >= 0:  # a statistic must be finite (the record's JSON has no inf)
+        stats.append(("min_vertex", vertex.minimum))
     witness = Witness(point=tuple(float(x) for x in centroids[i_min]),
                       opposite=tuple(float(x) for x in centroids[i_min] + inward[i_min] * per_face[i_min]),
                       faces=(int(i_min), int(hit_face[i_min])), distance=float(per_face[i_min]))
@@ -214,6 +297,83 @@ def ray_thickness(mesh: MeshData, settings: Settings, engine: str | None = None)
                     notes=f"inward ray from each face centroid, start face excluded; {how}; "
                           "minimum outside the sharp-edge zone")
     return ThicknessField(per_face=per_face, hit_face=hit_face, edge_zone=edge_zone, measurement=m)
+
+
+def vertex_ray_thickness(mesh: MeshData, settings: Settings, engine: str | None = None,
+                         caster=None) -> VertexThicknessField:
+    """Ray wall thickness at the vertices, along the inward angle-weighted pseudonormal.
+
+    Parameters
+    ----------
+    mesh : MeshData
+        A closed, outward-oriented mesh [mm].
+    settings : Settings
+        ``ray_engine``, ``ray_offset_mm`` and ``opposing_angle_deg`` are used.
+    engine : {"embree", "exact"}, optional
+        Overrides ``settings.ray_engine``.
+    caster : EmbreeCaster or ExactCaster, optional
+        An engine already built on this mesh (the face rays' one), so the index is built once.
+
+    Returns
+    -------
+    VertexThicknessField
+
+    Notes
+    -----
+    From each vertex p a ray is cast along -n_p, n_p the angle-weighted pseudonormal
+    (:func:`vertex_pseudonormals`); the thickness is the distance to the first face met other
+    than the faces incident to p (all of them: a ray from p meets their planes only at p, so any
+    such hit is the start point itself, never a wall). A face is incident to p exactly when p is
+    one of its three corners, so the exclusion test is a row lookup in the face array. The hit
+    counts as a wall only if the face met looks back at the pseudonormal within
+    ``opposing_angle_deg``, as for faces. Vertex rays start where facets meet, so on a smooth
+    surface the start point lies on the true surface; a face centroid lies a sagitta inside it.
+    With embree the values are float32 (within ``engine_tolerance_mm`` of the exact engine).
+
+    Examples
+    --------
+    >>> from pmd_envelope.shapes import spherical_shell
+    >>> from pmd_envelope.settings import DEFAULT_SETTINGS
+    >>> field = vertex_ray_thickness(spherical_shell(50.0, 3.0), DEFAULT_SETTINGS)
+    >>> abs(field.minimum - 3.0) < 0.01
+    True
+    """
+    from pmd_envelope.measure.rays import EmbreeCaster, ExactCaster
+
+    engine = engine or settings.ray_engine
+    v, f = mesh.vertices, mesh.faces
+    direction = -vertex_pseudonormals(mesh)
+    ids = np.flatnonzero(direction.any(axis=1))
+
+    def incident(ray, face):
+        # simpler and cheaper than a vertex-face CSR lookup, and the same set: face k is
+        # incident to vertex p iff p is one of f[k]
+        return (f[face] == ids[ray][:, None]).any(axis=1)
+
+    if caster is None:
+        caster = (EmbreeCaster(v, f, settings.ray_offset_mm) if engine == "embree" else ExactCaster(v, f))
+    if isinstance(caster, ExactCaster):
+        t, hit = caster.first_hit(v[ids], direction[ids], incident, slack=_VERTEX_RAY_SLACK)
+    else:  # embree's intersection test is watertight at shared edges and vertices
+        t, hit = caster.first_hit(v[ids], direction[ids], incident)
+    per_vertex = np.full(len(v), np.inf)
+    hit_face = np.full(len(v), -1, dtype=np.int64)
+    per_vertex[ids] = t
+    hit_face[ids] = hit
+    normals, _ = mesh_face_geometry(mesh)
+    h = hit_face >= 0
+    opposing = np.zeros(len(v), dtype=bool)
+    opposing[h] = np.einsum("ij,ij->i", normals[hit_face[h]], direction[h]) >= np.cos(np.radians(settings.opposing_angle_deg))
+    wall = np.flatnonzero(h & opposing)
+    if len(wall):
+        i = int(wall[np.argmin(per_vertex[wall])])
+        point = tuple(float(x) for x in v[i])
+        opposite = tuple(float(x) for x in v[i] + direction[i] * per_vertex[i])
+        minimum = float(per_vertex[i])
+    else:
+        i, point, opposite, minimum = -1, None, None, float("inf")
+    return VertexThicknessField(per_vertex=per_vertex, hit_face=hit_face, edge_zone=h & ~opposing,
+                                direction=direction, vertex=i, minimum=minimum, point=point, opposite=opposite)
 
 
 def sphere_thickness(mesh: MeshData, settings: Settings, ray: ThicknessField | None = None) -> ThicknessField:
