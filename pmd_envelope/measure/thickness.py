@@ -169,7 +169,7 @@ def cast_face_rays(mesh: MeshData, settings: Settings, engine: str | None = None
 
 
 def ray_thickness(mesh: MeshData, settings: Settings, engine: str | None = None) -> ThicknessField:
-    """Measure wall thickness by inward rays, one per face.
+    """Measure wall thickness by inward rays, one per face and one per vertex.
 
     Parameters
     ----------
