@@ -96,6 +96,12 @@ def mesh_face_geometry(mesh: MeshData) -> tuple[np.ndarray, np.ndarray]:
     return normals, areas
 
 
+@functools.lru_cache(maxsize=2)
+def mesh_signed_volume(mesh: MeshData) -> float:
+    """:func:`signed_volume` of a mesh, computed once (the gate and the volume measurement both need it)."""
+    return signed_volume(mesh.vertices, mesh.faces)
+
+
 def signed_volume(v: np.ndarray, f: np.ndarray) -> float:
     """Enclosed volume [mm^3] by the divergence theorem; negative when the mesh is inside out.
 
@@ -335,7 +341,7 @@ def check_integrity(mesh: MeshData, *, expected_bodies: int | None = None,
 
     pending = SelfCheck(v, f, self_check_timeout) if self_check_timeout is not None else None
 
-    vol = signed_volume(v, f)
+    vol = mesh_signed_volume(mesh)
     if boundary == 0 and winding_ok and vol <= 0:
         problems.append(f"faces point inward (signed volume {vol:.6g} mm^3 <= 0)")
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pmd_envelope.integrity import mesh_face_geometry, signed_volume
+from pmd_envelope.integrity import mesh_face_geometry, mesh_signed_volume
 from pmd_envelope.measure.records import Measurement
 from pmd_envelope.mesh_io import MeshData
 
@@ -116,7 +116,7 @@ def measure_extents(mesh: MeshData) -> tuple[Measurement, ...]:
     """Span and the other OBB extents, volume, surface area and radius of curvature."""
     ext, _ = oriented_extents(mesh.vertices)
 
-    vol, area = signed_volume(mesh.vertices, mesh.faces), float(mesh_face_geometry(mesh)[1].sum())
+    vol, area = mesh_signed_volume(mesh), float(mesh_face_geometry(mesh)[1].sum())
     radius, resid = concave_surface_radius(mesh)
     obb = ("minimum-volume oriented bounding box: exact minimum-area rectangle about each principal axis of the "
            "convex hull and about trimesh's oriented_bounds directions")

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pmd_envelope.integrity import face_normals, triangle_areas
+from pmd_envelope.integrity import mesh_face_geometry
 from pmd_envelope.measure.records import Measurement, Witness
 from pmd_envelope.mesh_io import MeshData
 
@@ -30,9 +30,9 @@ def contact_gaps(design: MeshData, anatomy: MeshData, contact_angle_deg: float):
     anat = trimesh.Trimesh(anatomy.vertices, anatomy.faces, process=False)
     q, dist, tri = trimesh.proximity.closest_point(anat, c)
     to_bone = q - c
-    n = face_normals(v, f)
+    n = mesh_face_geometry(design)[0]
     looks = np.einsum("ij,ij->i", n, to_bone) >= np.cos(np.radians(contact_angle_deg)) * dist
-    an = face_normals(anatomy.vertices, anatomy.faces)[tri]
+    an = mesh_face_geometry(anatomy)[0][tri]
     # inside the bone when the centroid is behind the closest anatomy face (outward normals)
     inside = np.einsum("ij,ij->i", c - q, an) < 0
     gap = np.where(inside, -dist, dist)
@@ -47,7 +47,7 @@ def measure_fit(design: MeshData, anatomy: MeshData, *, gap_limit: float, contac
     ids, gap, q, tri = contact_gaps(design, anatomy, contact_angle_deg)
     if len(ids) == 0:
         raise ValueError("no design face looks at the anatomy: check that both meshes share one coordinate frame")
-    w = triangle_areas(design.vertices, design.faces[ids])
+    w = mesh_face_geometry(design)[1][ids]
     i_max = int(np.argmax(gap))
     c = design.vertices[design.faces[ids[i_max]]].mean(axis=0)
     within = float(w[gap <= gap_limit].sum() / w.sum())

@@ -25,7 +25,21 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["EmbreeCaster", "ExactCaster", "FaceGrid", "face_boxes", "moller_trumbore"]
+__all__ = ["EmbreeCaster", "ExactCaster", "FaceGrid", "face_boxes", "looks_back", "moller_trumbore"]
+
+
+def looks_back(normals: np.ndarray, hit_face: np.ndarray, directions: np.ndarray,
+               angle_deg: float) -> tuple[np.ndarray, np.ndarray]:
+    """``(hit, opposing)`` masks: which rays met a face, and which met one that looks back at them.
+
+    A wall-thickness ray ends on an opposing wall when the outward normal of the face it met
+    points along the ray within ``angle_deg``; otherwise it left through an adjacent face at a
+    sharp edge (the sharp-edge zone). Face rays, vertex rays and inscribed balls share this rule.
+    """
+    hit = hit_face >= 0
+    opposing = np.zeros(len(hit_face), dtype=bool)
+    opposing[hit] = np.einsum("ij,ij->i", normals[hit_face[hit]], directions[hit]) >= np.cos(np.radians(angle_deg))
+    return hit, opposing
 
 
 def moller_trumbore(origins: np.ndarray, directions: np.ndarray, a: np.ndarray, b: np.ndarray,

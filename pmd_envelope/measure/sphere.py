@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pmd_envelope.integrity import face_normals
+from pmd_envelope.integrity import mesh_face_geometry
 from pmd_envelope.mesh_io import MeshData
 
 __all__ = ["shrinking_ball"]
@@ -70,9 +70,8 @@ def shrinking_ball(mesh: MeshData, points: np.ndarray, inward: np.ndarray, r0: n
 
 def sphere_edge_zone(mesh: MeshData, start_faces: np.ndarray, touch_faces: np.ndarray, opposing_angle_deg: float):
     """True where the ball was stopped by a face not looking back at the start face."""
-    n = face_normals(mesh.vertices, mesh.faces)
-    ok = touch_faces >= 0
-    cos_limit = np.cos(np.radians(opposing_angle_deg))
-    out = np.ones(len(start_faces), dtype=bool)
-    out[ok] = np.einsum("ij,ij->i", n[touch_faces[ok]], -n[start_faces[ok]]) < cos_limit
-    return out
+    from pmd_envelope.measure.rays import looks_back
+
+    n = mesh_face_geometry(mesh)[0]
+    _, opposing = looks_back(n, touch_faces, -n[start_faces], opposing_angle_deg)
+    return ~opposing

@@ -207,13 +207,14 @@ def ray_thickness(mesh: MeshData, settings: Settings, engine: str | None = None)
     >>> abs(field.measurement.value - 3.0) < 0.01
     True
     """
+    from pmd_envelope.measure.rays import EmbreeCaster, ExactCaster, FaceGrid, face_boxes, looks_back
+
     engine = engine or settings.ray_engine
     f = mesh.faces
     geometry = face_rays(mesh)  # once: every cast below reuses it
     centroids, inward, areas, valid = geometry
     normals = -inward
     idx = np.flatnonzero(valid)
-    from pmd_envelope.measure.rays import EmbreeCaster, ExactCaster
 
     # one index for the face and the vertex rays
     caster = (EmbreeCaster(mesh.vertices, f, settings.ray_offset_mm) if engine == "embree"
@@ -229,8 +230,6 @@ def ray_thickness(mesh: MeshData, settings: Settings, engine: str | None = None)
         # re-measure the thinnest faces in float64 until the thinnest face overall is a float64
         # value (a float32 value just above the batch may beat the batch's float64 values by
         # round-off); a few rounds at most, since the float32 error is ~1e-5 mm
-        from pmd_envelope.measure.rays import ExactCaster, FaceGrid, face_boxes
-
         # each round's R-tree holds only the faces near its few bounded segments (a superset of
         # those the segments can meet, so the hits are those of a whole-mesh R-tree); one R-tree
         # of all faces would cost ~1 s at 1M faces, as much as the embree pass itself
@@ -259,27 +258,15 @@ def ray_thickness(mesh: MeshData, settings: Settings, engine: str | None = None)
                 break
     else:
         verified[:] = engine == "exact"
-    # opposing test: the exit face's outward normal points along the ray (i.e. opposite the start normal)
-    cos_limit = np.cos(np.radians(settings.opposing_angle_deg))
-    opposing = np.zeros(len(f), dtype=bool)
-    h = hit_face >= 0
-    opposing[h] = np.einsum("ij,ij->i", normals[hit_face[h]], -normals[h]) >= cos_limit
+    h, opposing = looks_back(normals, hit_face, inward, settings.opposing_angle_deg)
     edge_zone = h & ~opposing
     wall = h & opposing
     if not wall.any():
         raise ValueError("no ray met an opposing wall: the mesh is open or inside out")
     wall_ids = np.flatnonzero(wall)
-    t_wall = per_face[wall_ids]
-    w = areas[wall_ids]
-    i_min = wall_ids[int(np.argmin(t_wall))]
-    finite = np.flatnonzero(np.isfinite(per_face))
-    stats = [("min", float(per_face[i_min]))]
-    qs = settings.thickness_percentiles
-    stats += [(_pname(q), p) for q, p in zip(qs, _weighted_percentiles(t_wall, w, qs))]
-    stats += [("max", float(t_wall.max())), ("mean", float(np.average(t_wall, weights=w))),
-              ("min_all", float(per_face[finite].min())),
-              ("edge_zone_area_fraction", float(areas[edge_zone].sum() / areas.sum())),
-              ("engine_difference", difference), ("engine_tolerance", settings.engine_tolerance_mm),
+    i_min = wall_ids[int(np.argmin(per_face[wall_ids]))]
+    stats = [("min", float(per_face[i_min]))] + _wall_statistics(per_face, edge_zone, areas, settings)
+    stats += [("engine_difference", difference), ("engine_tolerance", settings.engine_tolerance_mm),
               ("min_float64", float(bool(verified[i_min])))]
     vertex = vertex_ray_thickness(mesh, settings, engine, caster=caster)
     if vertex.vertex >= 0:  # a statistic must be finite (the record's JSON has no inf)
@@ -338,7 +325,7 @@ def vertex_ray_thickness(mesh: MeshData, settings: Settings, engine: str | None 
     >>> abs(field.minimum - 3.0) < 0.01
     True
     """
-    from pmd_envelope.measure.rays import EmbreeCaster, ExactCaster
+    from pmd_envelope.measure.rays import EmbreeCaster, ExactCaster, looks_back
 
     engine = engine or settings.ray_engine
     v, f = mesh.vertices, mesh.faces
@@ -360,10 +347,7 @@ def vertex_ray_thickness(mesh: MeshData, settings: Settings, engine: str | None 
     hit_face = np.full(len(v), -1, dtype=np.int64)
     per_vertex[ids] = t
     hit_face[ids] = hit
-    normals, _ = mesh_face_geometry(mesh)
-    h = hit_face >= 0
-    opposing = np.zeros(len(v), dtype=bool)
-    opposing[h] = np.einsum("ij,ij->i", normals[hit_face[h]], direction[h]) >= np.cos(np.radians(settings.opposing_angle_deg))
+    h, opposing = looks_back(mesh_face_geometry(mesh)[0], hit_face, direction, settings.opposing_angle_deg)
     wall = np.flatnonzero(h & opposing)
     if len(wall):
         i = int(wall[np.argmin(per_vertex[wall])])
@@ -423,15 +407,8 @@ def sphere_thickness(mesh: MeshData, settings: Settings, ray: ThicknessField | N
         raise ValueError("every inscribed ball was stopped by a sharp edge: no wall to measure")
     i_min = ok[int(np.argmin(per_face[ok]))]
     j = int(np.flatnonzero(cand == i_min)[0])
-    wall_ids = np.flatnonzero(~edge_zone & np.isfinite(per_face))
-    t_wall, w = per_face[wall_ids], areas[wall_ids]
-    stats = [("min", float(per_face[i_min]))]
-    qs = settings.thickness_percentiles
-    stats += [(_pname(qq), p) for qq, p in zip(qs, _weighted_percentiles(t_wall, w, qs))]
-    stats += [("max", float(t_wall.max())), ("mean", float(np.average(t_wall, weights=w))),
-              ("min_all", float(per_face[np.isfinite(per_face)].min())),
-              ("edge_zone_area_fraction", float(areas[edge_zone].sum() / areas.sum())),
-              ("sphere_faces", float(len(cand))), ("converged_fraction", float(conv.mean())),
+    stats = [("min", float(per_face[i_min]))] + _wall_statistics(per_face, edge_zone, areas, settings)
+    stats += [("sphere_faces", float(len(cand))), ("converged_fraction", float(conv.mean())),
               ("not_converged", float((~conv).sum())), ("ray_min", ray.measurement.value)]
     witness = Witness(point=tuple(float(x) for x in centroids[i_min]), opposite=tuple(float(x) for x in q[j]),
                       faces=(int(i_min), int(touch[j])), distance=float(per_face[i_min]))
@@ -442,6 +419,19 @@ def sphere_thickness(mesh: MeshData, settings: Settings, ray: ThicknessField | N
                            f"{settings.sphere_tolerance_mm:g} mm; other faces keep their ray value (an upper bound); "
                            "witness opposite = where the ball touches the far wall"))
     return ThicknessField(per_face=per_face, hit_face=hit_face, edge_zone=edge_zone, measurement=m)
+
+
+def _wall_statistics(per_face: np.ndarray, edge_zone: np.ndarray, areas: np.ndarray,
+                     settings: Settings) -> list[tuple[str, float]]:
+    """Area-weighted percentiles, max and mean over the wall faces (finite, outside the sharp-edge
+    zone), the minimum including the zone, and the zone's area fraction."""
+    wall_ids = np.flatnonzero(~edge_zone & np.isfinite(per_face))
+    t_wall, w = per_face[wall_ids], areas[wall_ids]
+    qs = settings.thickness_percentiles
+    stats = [(_pname(q), p) for q, p in zip(qs, _weighted_percentiles(t_wall, w, qs))]
+    return stats + [("max", float(t_wall.max())), ("mean", float(np.average(t_wall, weights=w))),
+                    ("min_all", float(per_face[np.isfinite(per_face)].min())),
+                    ("edge_zone_area_fraction", float(areas[edge_zone].sum() / areas.sum()))]
 
 
 def _pname(q: float) -> str:
