@@ -314,6 +314,7 @@ def _cmd_measure(args) -> int:
 def _cmd_envelope_check(args) -> int:
     from pmd_envelope.envelope import load_envelope
     from pmd_envelope.worstcase import envelope_worst_cases
+    from pmd_envelope.worstcase.metric import format_configuration
 
     env = load_envelope(args.envelope_file)
     worst = envelope_worst_cases(env)
@@ -336,19 +337,15 @@ def _cmd_envelope_check(args) -> int:
             if e.value is None:
                 print(f"  {e.metric}: not searched (an envelope limit is missing; see the warning)")
                 continue
-            print(f"  {e.metric}: {e.value:.4g} {e.unit} (limit {op} {e.limit:g}) at {_config(e.limiting_configuration)}")
+            print(f"  {e.metric}: {e.value:.4g} {e.unit} (limit {op} {e.limit:g}) at {format_configuration(e.limiting_configuration)}")
             print(f"    method: {e.method}; {e.evaluations} evaluations")
             print(f"    tested construct {e.report}: {e.construct_model_value:.4g} {e.unit} by the same model at "
-                  f"{_config(e.construct_configuration)}: {'covers' if e.covered else 'does NOT cover'} the envelope")
+                  f"{format_configuration(e.construct_configuration)}: {'covers' if e.covered else 'does NOT cover'} the envelope")
             for n in e.notes:
                 print(f"    note: {n}")
         for w in warnings:
             print(f"WARNING: {w}")
     return EXIT_NONCONFORMING if warnings and args.strict else EXIT_OK
-
-
-def _config(cfg) -> str:
-    return ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in cfg)
 
 
 def _ledger_entry(out: Path, record_id: str):

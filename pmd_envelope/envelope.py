@@ -168,6 +168,14 @@ class Metric:
             out |= e.symbols
         return frozenset(out)
 
+    def margin(self, value: float, reference: float) -> float:
+        """How far ``value`` is on the good side of ``reference`` (a limit or another value).
+
+        Signed so that >= 0 means no worse: ``value - reference`` for a strength (sense ``min``),
+        ``reference - value`` for a deflection (sense ``max``).
+        """
+        return value - reference if self.sense == "min" else reference - value
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class ChangeEntry:

@@ -23,6 +23,7 @@ from pmd_envelope.mesh_io import load_mesh
 from pmd_envelope.record import SCHEMA_VERSION, finalise_record, software_versions
 from pmd_envelope.settings import DEFAULT_SETTINGS, Settings
 from pmd_envelope.worstcase import WorstCase, worst_cases
+from pmd_envelope.worstcase.metric import format_configuration
 
 __all__ = ["Validation", "validate", "write_evidence", "locate_envelope_dir", "THICKNESS_MAP_POINTS"]
 
@@ -165,7 +166,7 @@ def _reasons(envelope: Envelope, mm: MeshMeasurements, checks, worst) -> list[di
     for w in worst:
         if not w.passed:
             reasons.append({"item": w.metric, "decision": "nonconforming",
-                            "detail": f"worst case {w.value:.4g} {w.unit} at {_cfg(w)} "
+                            "detail": f"worst case {w.value:.4g} {w.unit} at {format_configuration(w.limiting_configuration)} "
                                       f"{'below' if w.sense == 'min' else 'above'} the limit {w.limit:g} {w.unit}"})
         if not w.coverage.covered:
             reasons.append({"item": w.metric, "decision": "nonconforming",
@@ -176,10 +177,6 @@ def _reasons(envelope: Envelope, mm: MeshMeasurements, checks, worst) -> list[di
         reasons.append({"item": "worst_case", "decision": "not_evaluated",
                         "detail": "worst case not evaluated: the mesh failed the integrity gate"})
     return reasons
-
-
-def _cfg(w: WorstCase) -> str:
-    return ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in w.limiting_configuration)
 
 
 def _thickness_map(v: np.ndarray, f: np.ndarray, mm: MeshMeasurements) -> dict | None:

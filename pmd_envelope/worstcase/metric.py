@@ -19,7 +19,13 @@ from pmd_envelope.worstcase.montecarlo import MonteCarlo, Sensitivities, monte_c
 from pmd_envelope.worstcase.search import Monotonicity, Refinement, search
 from pmd_envelope.worstcase.space import Problem, build_problem
 
-__all__ = ["WorstCase", "Coverage", "worst_case", "worst_cases", "construct_value", "evaluate_metric"]
+__all__ = ["WorstCase", "Coverage", "worst_case", "worst_cases", "construct_value", "evaluate_metric",
+           "format_configuration"]
+
+
+def format_configuration(cfg) -> str:
+    """``name=value, ...`` of a configuration (pairs of variable and value or level name)."""
+    return ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in cfg)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -95,7 +101,7 @@ def construct_value(envelope: Envelope, metric: Metric) -> float:
 
 def _coverage(envelope: Envelope, metric: Metric, design_worst: float) -> Coverage:
     construct = construct_value(envelope, metric)
-    diff = design_worst - construct if metric.sense == "min" else construct - design_worst
+    diff = metric.margin(design_worst, construct)
     return Coverage(report=metric.tested.report, construct_model_value=construct,
                     measured_value=metric.tested.measured_value, covered=diff >= 0, margin=diff,
                     relative_margin=diff / abs(construct) if construct else None,
@@ -132,7 +138,7 @@ def worst_case(envelope: Envelope, metric: Metric, design: dict[str, float],
     problem = build_problem(envelope, metric, design)
     found = search(problem, settings, seed)
     worst = found.value
-    margin = worst - metric.limit if metric.sense == "min" else metric.limit - worst
+    margin = metric.margin(worst, metric.limit)
     mc = sens = None
     if monte_carlo_samples != 0:
         mc = monte_carlo(problem, settings, seed, samples=monte_carlo_samples)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from pmd_envelope.envelope import Envelope, Metric
 from pmd_envelope.settings import DEFAULT_SETTINGS, Settings
-from pmd_envelope.worstcase.metric import construct_value
+from pmd_envelope.worstcase.metric import construct_value, format_configuration
 from pmd_envelope.worstcase.search import search
 from pmd_envelope.worstcase.space import build_problem
 
@@ -57,10 +57,6 @@ class EnvelopeWorstCase:
         return d
 
 
-def _cfg(cfg) -> str:
-    return ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in cfg)
-
-
 def envelope_worst_case(envelope: Envelope, metric: Metric, settings: Settings = DEFAULT_SETTINGS,
                         rng=None) -> EnvelopeWorstCase:
     """The envelope's worst case of one metric.
@@ -97,16 +93,16 @@ def envelope_worst_case(envelope: Envelope, metric: Metric, settings: Settings =
     worst = found.value
     tol = settings.search_rel_tol * max(abs(worst), abs(construct))
     # covered: the construct is at least as weak as the worst case (min) / as large (max)
-    cov = (worst - construct) if metric.sense == "min" else (construct - worst)
+    cov = metric.margin(worst, construct)
     covered = cov >= -tol
-    lim = (worst - metric.limit) if metric.sense == "min" else (metric.limit - worst)
+    lim = metric.margin(worst, metric.limit)
     cfg = problem.configuration(found.point)
     warnings, notes = [], []
     if not covered:
         warnings.append(
             f"{metric.name}: the tested construct {metric.tested.report} ({construct:.4g} {metric.unit} by the model, "
-            f"at {_cfg(metric.tested.configuration)}) is not at or beyond the envelope's worst case "
-            f"({worst:.4g} {metric.unit} at {_cfg(cfg)}): the test does not cover the envelope; test a construct at "
+            f"at {format_configuration(metric.tested.configuration)}) is not at or beyond the envelope's worst case "
+            f"({worst:.4g} {metric.unit} at {format_configuration(cfg)}): the test does not cover the envelope; test a construct at "
             f"the limiting configuration or narrow the envelope")
     if lim < 0:
         notes.append(
