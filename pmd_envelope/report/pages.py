@@ -226,24 +226,16 @@ def _monte_carlo_text(mc) -> str | None:
             f"seed {mc['seed']}")
 
 
-def _sensitivities(w):
-    """(baseline, rows) from a record's ``worst_case[i].sensitivities`` block, or (None, [])."""
-    s = w.get("sensitivities")
-    if not s:
-        return None, []
-    rows = [{"variable": r["variable"], "low": r["low"], "high": r["high"],
-             "metric_low": r["metric_at_low"], "metric_high": r["metric_at_high"]} for r in s["variables"]]
-    return s["baseline"], rows
-
-
 def _tornado(fig, rect, w):
-    base, rows = _sensitivities(w)
-    if base is None or not rows:
+    """Tornado chart of a record's ``worst_case[i].sensitivities`` block; False when absent."""
+    s = w.get("sensitivities")
+    if not s or not s["variables"]:
         return False
-    rows = sorted(rows, key=lambda r: abs(r["metric_high"] - r["metric_low"]))
+    base = s["baseline"]
+    rows = sorted(s["variables"], key=lambda r: abs(r["metric_at_high"] - r["metric_at_low"]))
     ax = fig.add_axes(rect)
     for k, r in enumerate(rows):
-        for val, colour in ((r["metric_low"], "#4393c3"), (r["metric_high"], "#d6604d")):
+        for val, colour in ((r["metric_at_low"], "#4393c3"), (r["metric_at_high"], "#d6604d")):
             ax.barh(k, val - base, left=base, height=0.6, color=colour, edgecolor="black", linewidth=0.3)
     ax.axvline(base, color="black", lw=0.8)
     if w.get("limit") is not None:
