@@ -303,6 +303,9 @@ def _cmd_measure(args) -> int:
         for p in ig.problems:
             print(f"  - {p}")
         for m in mm.measurements:
+            if m.value is None:
+                print(f"{m.parameter:24s} {'-':>12s} {m.unit:5s} {m.method}: not measured, {m.reason}")
+                continue
             print(f"{m.parameter:24s} {m.value:12.6g} {m.unit:5s} {m.method}")
             if m.witness is not None:
                 w = m.witness

@@ -81,6 +81,11 @@ def _check_one(p: Parameter, m: Measurement | None, statistic: str, lo, hi) -> C
                      uncertainty=p.uncertainty, margin=None, decision=NOT_EVALUATED,
                      reason=f"{p.name} could not be measured (see the integrity gate)")
     value = m.statistic(statistic)
+    if value is None:  # measured, but the parameter does not apply to this design: never a pass
+        stat = "" if statistic == "value" else f" ({statistic})"
+        return Check(parameter=p.name, statistic=statistic, value=None, unit=p.unit, min=lo, max=hi,
+                     uncertainty=p.uncertainty, margin=None, decision=INDETERMINATE,
+                     reason=f"{p.name}{stat} could not be measured on this design: {m.reason or 'statistic not available'}")
     decision, margin = decide(value, lo, hi, p.uncertainty)
     limits = " and ".join(s for s in (f">= {lo:g}" if lo is not None else "", f"<= {hi:g}" if hi is not None else "") if s)
     stat = "" if statistic == "value" else f" ({statistic})"

@@ -22,7 +22,7 @@ from pmd_envelope.measure.scan import measure_case
 from pmd_envelope.mesh_io import load_mesh
 from pmd_envelope.record import SCHEMA_VERSION, finalise_record, software_versions
 from pmd_envelope.settings import DEFAULT_SETTINGS, Settings
-from pmd_envelope.worstcase import WorstCase, worst_cases
+from pmd_envelope.worstcase import WorstCase, worst_case
 from pmd_envelope.worstcase.metric import format_configuration
 
 __all__ = ["Validation", "validate", "write_evidence", "locate_envelope_dir", "THICKNESS_MAP_POINTS"]
@@ -100,11 +100,19 @@ def validate(case_path: str | Path, *, envelope_dir: str | Path | None = None,
     measurements = {m.parameter: m for m in mm.measurements + measure_case(case)}
     checks = check_parameters(envelope, measurements)
     worst: tuple[WorstCase, ...] = ()
+    unmeasured: list[dict] = []
     if mm.thickness is not None:
-        design = {p: measurements[p].value for p in measurements}
-        worst = worst_cases(envelope, design, settings)
+        design = {p: m.value for p, m in measurements.items() if m.value is not None}
+        for metric in envelope.metrics:
+            missing = sorted((metric.symbols & set(names)) - set(design))
+            if missing:
+                unmeasured.append({"item": metric.name, "decision": "not_evaluated",
+                                   "detail": f"worst case not evaluated: the design parameter {missing[0]} could not be "
+                                             f"measured on this design ({_why(measurements.get(missing[0]))})"})
+            else:
+                worst += (worst_case(envelope, metric, design, settings),)
 
-    reasons = _reasons(envelope, mm, checks, worst)
+    reasons = _reasons(envelope, mm, checks, worst) + unmeasured
     inputs = [
         {"role": "case", "path": case.case_file.path, "sha256": case.case_file.sha256},
         {"role": "design_mesh", "path": _rel(case.design_mesh, case_file.parent), "sha256": mesh.sha256,
@@ -146,6 +154,10 @@ def validate(case_path: str | Path, *, envelope_dir: str | Path | None = None,
     return Validation(record=record, case=case, envelope=envelope, mesh=mm, checks=checks, worst=worst)
 
 
+def _why(m) -> str:
+    return "not measured" if m is None else m.reason
+
+
 def _rel(path: Path, folder: Path) -> str:
     try:
         return path.resolve().relative_to(folder.resolve()).as_posix()
@@ -173,7 +185,7 @@ def _reasons(envelope: Envelope, mm: MeshMeasurements, checks, worst) -> list[di
                             "detail": f"worst case {w.value:.4g} {w.unit} is weaker than the tested construct "
                                       f"{w.coverage.report} ({w.coverage.construct_model_value:.4g} {w.unit} by the same "
                                       f"model): the design is not covered by the physical test"})
-    if not worst and envelope.metrics:
+    if mm.thickness is None and envelope.metrics:
         reasons.append({"item": "worst_case", "decision": "not_evaluated",
                         "detail": "worst case not evaluated: the mesh failed the integrity gate"})
     return reasons

@@ -22,11 +22,14 @@ from pathlib import Path
 
 import pmd_envelope
 
-__all__ = ["SCHEMA_VERSION", "canonical_json", "content_hash", "software_versions", "retain_until",
+__all__ = ["SCHEMA_VERSION", "READABLE_SCHEMA_VERSIONS", "canonical_json", "content_hash", "software_versions", "retain_until",
            "finalise_record", "write_atomic", "read_record", "record_bytes", "verify_record_hash",
            "HASH_EXCLUDED"]
 
-SCHEMA_VERSION = "1.0"
+#: 1.1: a measurement's value (and statistics) may be null, with a ``reason``. Records of every
+#: version in READABLE_SCHEMA_VERSIONS are still read and verified.
+SCHEMA_VERSION = "1.1"
+READABLE_SCHEMA_VERSIONS = ("1.0", "1.1")
 #: Top-level fields left out of the content hash, and why: they differ between two runs.
 HASH_EXCLUDED = ("record_id", "created_at", "integrity")
 #: Nested fields left out of the content hash (derived from ``created_at``).
@@ -140,6 +143,7 @@ def read_record(path: str | Path) -> dict:
         record = json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise RecordError(path, f"not valid JSON ({exc})") from None
-    if not isinstance(record, dict) or record.get("schema_version") != SCHEMA_VERSION:
-        raise RecordError(path, f"not a pmd-envelope record of schema version {SCHEMA_VERSION}")
+    if not isinstance(record, dict) or record.get("schema_version") not in READABLE_SCHEMA_VERSIONS:
+        raise RecordError(path, f"not a pmd-envelope record of a known schema version "
+                                f"({', '.join(READABLE_SCHEMA_VERSIONS)})")
     return record

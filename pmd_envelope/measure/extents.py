@@ -93,8 +93,8 @@ def sphere_fit(points: np.ndarray) -> tuple[np.ndarray, float, float]:
     return c + mu, r, resid
 
 
-def concave_surface_radius(mesh: MeshData) -> tuple[float, float]:
-    """Radius [mm] and RMS residual [mm] of the sphere fitted to the concave surface.
+def concave_surface_radius(mesh: MeshData) -> tuple[float | None, float | None, str]:
+    """Radius [mm], RMS residual [mm] of the sphere fitted to the concave surface, and why not.
 
     A first fit through all vertices gives a centre; the faces that look towards it (normal
     pointing at the centre) form the concave, bone-facing surface of a curved plate, and a
@@ -107,9 +107,9 @@ def concave_surface_radius(mesh: MeshData) -> tuple[float, float]:
     centroids = v[f].mean(axis=1)
     facing = np.einsum("ij,ij->i", mesh_face_geometry(mesh)[0], centre - centroids) > 0
     if facing.sum() < 4:
-        return float("inf"), 0.0
+        return None, None, "no concave (bone-facing) surface: fewer than 4 faces look towards the fitted centre"
     _, radius, resid = sphere_fit(v[np.unique(f[facing])])
-    return radius, resid
+    return radius, resid, ""
 
 
 def measure_extents(mesh: MeshData) -> tuple[Measurement, ...]:
@@ -117,7 +117,7 @@ def measure_extents(mesh: MeshData) -> tuple[Measurement, ...]:
     ext, _ = oriented_extents(mesh.vertices)
 
     vol, area = mesh_signed_volume(mesh), float(mesh_face_geometry(mesh)[1].sum())
-    radius, resid = concave_surface_radius(mesh)
+    radius, resid, why = concave_surface_radius(mesh)
     obb = ("minimum-volume oriented bounding box: exact minimum-area rectangle about each principal axis of the "
            "convex hull and about trimesh's oriented_bounds directions")
     return (
@@ -128,6 +128,6 @@ def measure_extents(mesh: MeshData) -> tuple[Measurement, ...]:
                     notes="signed volume by the divergence theorem"),
         Measurement(parameter="surface_area", value=area, unit="mm^2", method="triangle_sum"),
         Measurement(parameter="radius_of_curvature", value=radius, unit="mm", method="sphere_fit",
-                    statistics=(("rms_residual", resid),),
+                    statistics=(("rms_residual", resid),), reason=why,
                     notes="least-squares sphere through the vertices of the concave (bone-facing) surface"),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 __all__ = ["Measurement", "Witness"]
@@ -31,17 +32,30 @@ class Measurement:
 
     ``value`` is the headline figure the envelope and the models use; ``statistics`` holds the
     other statistics of a distribution-valued measurement (``min``, ``p01``, ``median``, ...).
+
+    A parameter that does not apply to a design (no concave surface to give a radius of
+    curvature, say) has ``value`` None and ``reason`` saying why; a statistic that does not apply
+    is None too. Every number is finite: an ``inf`` or ``NaN`` never reaches a record.
     """
 
     parameter: str
-    value: float
+    value: float | None
     unit: str
     method: str
-    statistics: tuple[tuple[str, float], ...] = ()
+    statistics: tuple[tuple[str, float | None], ...] = ()
     witness: Witness | None = None
     notes: str = ""
+    reason: str = ""
 
-    def statistic(self, name: str) -> float:
+    def __post_init__(self) -> None:
+        if (self.value is None) != bool(self.reason):
+            raise ValueError(f"{self.parameter}: a measurement has a value or a reason why not, never both or neither")
+        for name, x in (("value", self.value), *self.statistics):
+            if x is not None and not math.isfinite(x):
+                raise ValueError(f"{self.parameter}: {name} is {x}; a statistic that does not apply is None "
+                                 "with the reason")
+
+    def statistic(self, name: str) -> float | None:
         if name == "value":
             return self.value
         for k, v in self.statistics:
@@ -56,4 +70,6 @@ class Measurement:
             d["witness"] = self.witness.as_dict()
         if self.notes:
             d["notes"] = self.notes
+        if self.reason:
+            d["reason"] = self.reason
         return d
