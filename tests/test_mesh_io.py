@@ -1,0 +1,67 @@
+"""Reading: bit-identical corners are one vertex, corners within the weld tolerance are welded and
+counted, and two vertices farther apart than the tolerance are never one."""
+
+import numpy as np
+import pytest
+
+from pmd_envelope.mesh_io import load_mesh, weld_corners, write_binary_stl
+
+
+def _tetra(scale=10.0):
+    v = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1]], dtype=np.float64) * scale
+    f = np.array([[0, 2, 1], [0, 1, 3], [0, 3, 2], [1, 2, 3]])
+    return v[f].reshape(-1, 3)
+
+
+def test_bit_identical_and_signed_zero_corners_are_one_vertex():
+    corners = _tetra()
+    corners[3] = -0.0  # corner of the second face at the origin, written as -0.0
+    v, f, w = weld_corners(corners)
+    assert len(v) == 4 and w.identical_vertices == 4 and w.welded == 0
+    assert w.corners == 12
+
+
+def test_corners_within_the_tolerance_are_welded_and_recorded():
+    corners = _tetra()
+    corners[4] += [0.0, 6e-17, 0.0]  # the CAD exporter's 1.0 and 1.0 + 6e-17 (relative 6e-18)
+    corners[9] += [3e-6, 0.0, 0.0]   # 3e-7 of the 10 mm size: within 1e-6
+    v, f, w = weld_corners(corners, 1e-6)
+    assert len(v) == 4 and w.identical_vertices == 6 and w.welded == 2
+    assert w.tolerance == pytest.approx(1e-5)
+    assert w.max_distance == pytest.approx(3e-6)
+    # the vertex seen first keeps its coordinates: nothing else moves
+    np.testing.assert_array_equal(v, _tetra()[[0, 1, 2, 5]])
+
+
+def test_vertices_just_above_the_tolerance_stay_two():
+    corners = _tetra()
+    corners[9] += [1.0001e-5, 0.0, 0.0]  # just above 1e-6 of the 10 mm size
+    v, f, w = weld_corners(corners, 1e-6)
+    assert len(v) == 5 and w.welded == 0
+
+
+def test_a_chain_longer_than_the_tolerance_is_not_welded():
+    """a-b and b-c are within the tolerance, a-c is not: welding all three would join two vertices
+    farther apart than the tolerance, so none is welded and the group is counted."""
+    corners = _tetra()
+    corners[4] += [0.8e-5, 0.0, 0.0]
+    corners[9] = corners[2] + [1.6e-5, 0.0, 0.0]
+    v, f, w = weld_corners(corners, 1e-6)
+    assert w.unwelded_groups == 1 and w.welded == 0 and len(v) == 6
+
+
+def test_zero_tolerance_is_identity_only():
+    corners = _tetra()
+    corners[4] += [0.0, 6e-17, 0.0]
+    v, _, w = weld_corners(corners, 0.0)
+    assert len(v) == 5 and w.welded == 0 and w.tolerance == 0.0
+
+
+def test_load_mesh_records_the_welding(tmp_path):
+    corners = _tetra()
+    corners[4] += [0.0, 1e-6, 0.0]  # float32-representable offset: survives the binary STL
+    p = tmp_path / "t.stl"
+    write_binary_stl(p, corners, np.arange(12).reshape(-1, 3))
+    mesh = load_mesh(p, "mm")
+    assert len(mesh.vertices) == 4 and mesh.welding.welded == 1
+    assert load_mesh(p, "mm", weld_relative_tolerance=0.0).welding.welded == 0
