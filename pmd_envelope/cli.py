@@ -300,6 +300,11 @@ def _cmd_measure(args) -> int:
         print(f"integrity: {'passed' if ig.passed else 'FAILED'}  ({ig.faces} faces, {ig.vertices} vertices, "
               f"{ig.bodies} bodies; self-intersections: "
               f"{ig.self_intersections if ig.self_intersections is not None else ig.self_intersection_method})")
+        if ig.welding and ig.welding["welded"]:
+            w = ig.welding
+            print(f"  read: {w['welded']} vertices welded beyond bit-identity (tolerance {w['tolerance']:.3g} "
+                  f"{mesh.units}, {w['relative_tolerance']:g} of the size; largest distance closed "
+                  f"{w['max_distance']:.3g} {mesh.units})")
         for p in ig.problems:
             print(f"  - {p}")
         for m in mm.measurements:

@@ -49,6 +49,7 @@ class IntegrityReport:
     self_intersection_method: str
     manifold3d_status: str
     unit_check: str
+    welding: dict | None
     problems: tuple[str, ...]
 
     @property
@@ -268,7 +269,8 @@ def with_self_check(report: "IntegrityReport", result: tuple[int | None, str, st
 
 def check_integrity(mesh: MeshData, *, expected_bodies: int | None = None,
                     plausible_size: tuple[float, float] | None = None, largest_extent: float | None = None,
-                    unit_size_slack: float = 2.0, self_check_timeout: float | None = 300.0) -> IntegrityReport:
+                    unit_size_slack: float = 2.0, self_check_timeout: float | None = 300.0,
+                    size_basis: str = "the envelope's plausible size") -> IntegrityReport:
     """Run the integrity gate on a mesh.
 
     Parameters
@@ -283,6 +285,8 @@ def check_integrity(mesh: MeshData, *, expected_bodies: int | None = None,
     unit_size_slack : float
         How far outside ``plausible_size`` the extent may fall before the declared unit is
         judged implausible.
+    size_basis : str
+        What ``plausible_size`` is, for the messages ("the envelope's plausible size").
     self_check_timeout : float or None
         Seconds allowed to the self-intersection worker process; ``None`` skips the check
         (reported as "not evaluated").
@@ -353,9 +357,10 @@ def check_integrity(mesh: MeshData, *, expected_bodies: int | None = None,
     if plausible_size is not None and largest_extent is not None:
         lo, hi = plausible_size
         if lo / unit_size_slack <= largest_extent <= hi * unit_size_slack:
-            unit_check = f"plausible: largest extent {largest_extent:.4g} mm within [{lo:g}, {hi:g}] mm x/÷ {unit_size_slack:g}"
+            unit_check = (f"plausible: largest extent {largest_extent:.4g} mm is within {size_basis} [{lo:g}, {hi:g}] mm "
+                          f"widened by a factor {unit_size_slack:g} ([{lo / unit_size_slack:g}, {hi * unit_size_slack:g}] mm)")
         else:
-            unit_check = _unit_hint(largest_extent, lo, hi, mesh.units)
+            unit_check = _unit_hint(largest_extent, lo, hi, mesh.units, size_basis, unit_size_slack)
             problems.append(unit_check)
 
     report = IntegrityReport(
@@ -363,11 +368,12 @@ def check_integrity(mesh: MeshData, *, expected_bodies: int | None = None,
         nonmanifold_edges=nonmanifold, nonmanifold_vertices=nm_vertices, winding_consistent=winding_ok,
         signed_volume=vol, bodies=bodies, expected_bodies=expected_bodies, self_intersections=None,
         self_intersection_method="not evaluated: skipped by the caller", manifold3d_status="not evaluated",
-        unit_check=unit_check, problems=tuple(problems))
+        unit_check=unit_check, welding=None if mesh.welding is None else mesh.welding.as_dict(),
+        problems=tuple(problems))
     return report if pending is None else with_self_check(report, pending.result())
 
 
-def _unit_hint(extent: float, lo: float, hi: float, declared: str) -> str:
+def _unit_hint(extent: float, lo: float, hi: float, declared: str, basis: str, slack: float) -> str:
     """Say which unit would make the size plausible, without applying it."""
     from pmd_envelope.units import LENGTH_UNITS_TO_MM
 
@@ -375,5 +381,5 @@ def _unit_hint(extent: float, lo: float, hi: float, declared: str) -> str:
     fits = [u for u, k in LENGTH_UNITS_TO_MM.items()
             if u != declared and lo <= extent / declared_factor * k <= hi]
     hint = f"; the numbers would fit if the file were in {' or '.join(fits)}" if fits else ""
-    return (f"implausible units: largest extent {extent:.4g} mm (declared '{declared}') is outside the envelope's "
-            f"plausible size [{lo:g}, {hi:g}] mm{hint}")
+    return (f"implausible units: largest extent {extent:.4g} mm (declared '{declared}') is outside {basis} "
+            f"[{lo:g}, {hi:g}] mm by more than a factor {slack:g}{hint}")

@@ -90,9 +90,10 @@ def validate(case_path: str | Path, *, envelope_dir: str | Path | None = None,
     if (envelope.id, envelope.version) != (case.envelope_id, case.envelope_version):
         raise CaseError(case_file, f"claims envelope {case.envelope_id} {case.envelope_version} but {env_path} "
                                    f"is {envelope.id} {envelope.version}", "envelope")
-    mesh = load_mesh(case.design_mesh, case.design_units)
+    mesh = load_mesh(case.design_mesh, case.design_units, weld_relative_tolerance=settings.weld_relative_tolerance)
     names = {p.name: p for p in envelope.parameters}
-    anatomy = load_mesh(case.anatomy_mesh, case.anatomy_units) if case.anatomy_mesh is not None else None
+    anatomy = (load_mesh(case.anatomy_mesh, case.anatomy_units, weld_relative_tolerance=settings.weld_relative_tolerance)
+               if case.anatomy_mesh is not None else None)
     gap = names.get("anatomy_gap")
     mm = measure_mesh(mesh, settings, expected_bodies=envelope.expected_bodies, plausible_size=envelope.plausible_size,
                       thickness_method=names["wall_thickness"].method if "wall_thickness" in names else "ray",

@@ -38,6 +38,18 @@ class Settings:
         by 25.4x; it is caught for every design in range when hi / 25.4 < lo / s, i.e.
         s < 25.4 lo / hi (2.03 for the cranial envelope's 20-250 mm). 2 catches it there and
         every metre/mm confusion (1000x).
+    default_plausible_size_mm : tuple of float
+        Range [mm] of the largest extent of a patient-matched device, used by the unit check
+        when no envelope gives one (``measure`` without ``--envelope``). 5 mm: smaller than the
+        smallest patient-matched implant or guide in the domain notes (drainage holes are ~2 mm,
+        the devices around them tens of mm); 500 mm: above the diagonal of a 250 x 250 x 300 mm
+        LPBF build volume (461 mm, domain notes sec. 3). With ``unit_size_slack`` 2 it catches
+        every metre/mm and micrometre/mm confusion (1000x), but not every inch or cm one: only an
+        envelope's narrower range can.
+    weld_relative_tolerance : float
+        Corners closer than this fraction of the mesh's largest extent are read as one vertex
+        (:mod:`pmd_envelope.mesh_io`): 1e-6, 0.25 um on a 250 mm build, far below any printable
+        feature (LPBF layers 20-60 um).
     ray_engine : str
         ``"embree"`` (float32, fast; the default) or ``"exact"`` (float64 Moller-Trumbore,
         ~10-50x slower). Recorded with every thickness measurement.
@@ -118,6 +130,8 @@ class Settings:
     opposing_angle_deg: float = 60.0
     thickness_percentiles: tuple[float, ...] = (1.0, 5.0, 50.0)
     unit_size_slack: float = 2.0
+    default_plausible_size_mm: tuple[float, float] = (5.0, 500.0)
+    weld_relative_tolerance: float = 1e-6
     ray_engine: str = "embree"
     exact_recheck_faces: int = 256
     engine_tolerance_mm: float = 1e-3
@@ -163,12 +177,19 @@ class Settings:
             raise ValueError("build_direction must be a non-zero 3-vector")
         object.__setattr__(self, "build_direction", bd)
         object.__setattr__(self, "thickness_percentiles", tuple(float(p) for p in self.thickness_percentiles))
+        lo, hi = (float(x) for x in self.default_plausible_size_mm)
+        if not 0 < lo < hi:
+            raise ValueError("default_plausible_size_mm must be (min, max) with 0 < min < max")
+        object.__setattr__(self, "default_plausible_size_mm", (lo, hi))
+        if not 0 <= self.weld_relative_tolerance < 1e-3:
+            raise ValueError("weld_relative_tolerance must be in [0, 1e-3)")
 
     def as_dict(self) -> dict:
         """Plain-JSON form for the evidence record."""
         d = asdict(self)
         d["thickness_percentiles"] = list(self.thickness_percentiles)
         d["build_direction"] = list(self.build_direction)
+        d["default_plausible_size_mm"] = list(self.default_plausible_size_mm)
         return d
 
 

@@ -11,9 +11,9 @@ ROOT = Path(__file__).resolve().parent.parent
 ENVELOPES = ROOT / "envelopes"
 SAMPLES = ROOT / "sample_scans"
 CRANIAL_ENVELOPE = ENVELOPES / "cranial-plate-ti64-lpbf" / "1.0.0.toml"
-REAL_MESHES = ROOT.parent / "shared" / "real-meshes"
+#: Public meshes no one here made (trimesh repository, MIT): see tests/data/real/README.md
+REAL_MESHES = ROOT / "tests" / "data" / "real"
 
-requires_real_meshes = pytest.mark.skipif(not REAL_MESHES.is_dir(), reason="shared/real-meshes not beside the checkout")
 
 
 @pytest.fixture

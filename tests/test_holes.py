@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from conftest import REAL_MESHES, requires_real_meshes
+from conftest import REAL_MESHES
 from pmd_envelope.measure.holes import measure_holes
 from pmd_envelope.mesh_io import load_mesh
 from pmd_envelope.shapes import cap_half_angle_for_span, flat_plate_with_holes, spherical_cap_plate
@@ -37,7 +37,6 @@ def test_plate_without_holes():
     assert "hole_diameter" not in got
 
 
-@requires_real_meshes
 def test_real_plate_with_holes():
     got = _by_name(measure_holes(load_mesh(REAL_MESHES / "plate_holes.STL", "mm"), FEATURE))
     # five round through-holes, each a 24-gon, in a 203.2 x 304.8 x 12.7 mm plate with rounded edges

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from conftest import REAL_MESHES, requires_real_meshes
+from conftest import REAL_MESHES
 from pmd_envelope.errors import InputFileError, MeshError, UnitError
 from pmd_envelope.integrity import check_integrity
 from pmd_envelope.measure.core import measure_mesh
@@ -77,7 +77,6 @@ def test_loader_errors(tmp_path):
         load_mesh(p, "mm")
 
 
-@requires_real_meshes
 def test_real_soup():
     rep = check_integrity(load_mesh(REAL_MESHES / "soup.stl", "mm"), expected_bodies=1)
     assert rep.bodies == 100
@@ -85,14 +84,12 @@ def test_real_soup():
     assert not rep.passed
 
 
-@requires_real_meshes
 def test_real_multibody():
     rep = check_integrity(load_mesh(REAL_MESHES / "multibody.stl", "mm"), expected_bodies=1)
     assert rep.bodies == 2
     assert not rep.winding_consistent
 
 
-@requires_real_meshes
 def test_real_cube_20mm():
     mesh = load_mesh(REAL_MESHES / "20mm-xyz-cube.stl", "mm")
     mm = measure_mesh(mesh, DEFAULT_SETTINGS, expected_bodies=1)
@@ -101,7 +98,6 @@ def test_real_cube_20mm():
     assert mm.get("extent_min").value == pytest.approx(20.0, abs=0.05)
 
 
-@requires_real_meshes
 def test_real_seven_eighths_cube_sharp_edges_do_not_fake_thin_walls():
     mesh = load_mesh(REAL_MESHES / "7_8ths_cube.stl", "mm")
     mm = measure_mesh(mesh, DEFAULT_SETTINGS, expected_bodies=1)
@@ -111,7 +107,6 @@ def test_real_seven_eighths_cube_sharp_edges_do_not_fake_thin_walls():
     assert mm.get("wall_thickness").value >= size / 2 - 1e-4  # float32 engine
 
 
-@requires_real_meshes
 def test_real_3mf_loads_as_one_part():
     mesh = load_mesh(REAL_MESHES / "featuretype.3MF", "mm")
     assert len(mesh.faces) > 0
@@ -156,7 +151,6 @@ def test_self_check_can_be_skipped_and_says_so(cap):
     assert rep.self_intersections is None and rep.self_intersection_method.startswith("not evaluated")
 
 
-@requires_real_meshes
 def test_repair_is_logged_with_both_hashes():
     from pmd_envelope.mesh_io import repair_mesh
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from conftest import REAL_MESHES, requires_real_meshes
+from conftest import REAL_MESHES
 from pmd_envelope.measure.thickness import ray_thickness, weighted_percentile
 from pmd_envelope.settings import DEFAULT_SETTINGS, Settings
 from pmd_envelope.shapes import cap_half_angle_for_span, spherical_cap_plate, spherical_shell
@@ -292,7 +292,6 @@ def test_vertex_pseudonormal_of_a_cube_corner_is_the_diagonal():
     assert np.allclose(n, np.sign(mesh.vertices) / np.sqrt(3.0), atol=1e-12)
 
 
-@requires_real_meshes
 @pytest.mark.parametrize("engine", ["embree", "exact"])
 def test_vertex_rays_sharp_edges_do_not_fake_thin_walls(engine):
     from pmd_envelope.measure.thickness import vertex_ray_thickness

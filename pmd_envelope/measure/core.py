@@ -62,7 +62,12 @@ def measure_mesh(mesh: MeshData, settings: Settings, *, expected_bodies: int | N
     with SelfCheck(mesh.vertices, mesh.faces) as pending:
         extents = measure_extents(mesh)
         span = extents[0].value
-        integrity = check_integrity(mesh, expected_bodies=expected_bodies, plausible_size=plausible_size,
+        # without an envelope the unit check still runs, on the default window for
+        # patient-matched devices (its basis is in Settings), and says which window it used
+        size, basis = ((plausible_size, "the envelope's plausible size") if plausible_size is not None
+                       else (settings.default_plausible_size_mm,
+                             "the default plausible size of a patient-matched device (no envelope given)"))
+        integrity = check_integrity(mesh, expected_bodies=expected_bodies, plausible_size=size, size_basis=basis,
                                     largest_extent=span, unit_size_slack=settings.unit_size_slack,
                                     self_check_timeout=None)
         closed = integrity.boundary_edges == 0 and integrity.nonmanifold_edges == 0 and integrity.winding_consistent \

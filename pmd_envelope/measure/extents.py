@@ -25,7 +25,7 @@ def _box_about(points: np.ndarray, normal: np.ndarray) -> tuple[float, np.ndarra
     trimesh.bounds.oriented_bounds_2D).
     """
     import trimesh
-    from scipy.spatial import ConvexHull
+    from scipy.spatial import ConvexHull, QhullError
 
     n = normal / np.linalg.norm(normal)
     # any two unit vectors completing a right-handed frame with n
@@ -34,10 +34,19 @@ def _box_about(points: np.ndarray, normal: np.ndarray) -> tuple[float, np.ndarra
     u /= np.linalg.norm(u)
     w = np.cross(n, u)
     p2 = np.column_stack([points @ u, points @ w])
-    hull2 = p2[ConvexHull(p2).vertices]
-    t2, ext2 = trimesh.bounds.oriented_bounds_2D(hull2)
-    # t2 rotates the 2D points so the rectangle is axis-aligned; its rows give the directions
-    rot = np.asarray(t2)[:2, :2]
+    try:
+        hull2 = p2[ConvexHull(p2).vertices]
+    except QhullError:
+        # the points project onto a line or a point (a flat design seen edge-on): the rectangle
+        # is that segment, along its principal direction, with zero width
+        centred = p2 - p2.mean(axis=0)
+        d = np.linalg.svd(centred, full_matrices=False)[2][0] if np.ptp(p2, axis=0).any() else np.array([1.0, 0.0])
+        rot = np.array([[d[0], d[1]], [-d[1], d[0]]])
+        ext2 = np.ptp(centred @ rot.T, axis=0)
+    else:
+        t2, ext2 = trimesh.bounds.oriented_bounds_2D(hull2)
+        # t2 rotates the 2D points so the rectangle is axis-aligned; its rows give the directions
+        rot = np.asarray(t2)[:2, :2]
     a1 = rot[0, 0] * u + rot[0, 1] * w
     a2 = rot[1, 0] * u + rot[1, 1] * w
     height = float(np.ptp(points @ n))
@@ -58,13 +67,20 @@ def oriented_extents(vertices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     ``bounding_box_oriented`` on the whole mesh takes 40-80 s at 2M faces (performance notes).
     """
     import trimesh
+    from scipy.spatial import QhullError
 
     centred = vertices - vertices.mean(axis=0)
     _, _, axes = np.linalg.svd(centred[:: max(1, len(centred) // 200_000)], full_matrices=False)
     step = max(1, len(centred) // _SEARCH_POINTS)
-    transform, _ = trimesh.bounds.oriented_bounds(centred[::step])
+    candidates = list(axes)
+    try:
+        with np.errstate(divide="ignore", invalid="ignore"):  # trimesh divides by a flat hull's zero volume
+            transform, _ = trimesh.bounds.oriented_bounds(centred[::step])
+        candidates += list(np.asarray(transform)[:3, :3])
+    except QhullError:
+        pass  # a flat (planar) design has no 3D hull; its principal axes hold the smallest box
     normals: list[np.ndarray] = []
-    for n in list(axes) + list(np.asarray(transform)[:3, :3]):
+    for n in candidates:
         n = n / np.linalg.norm(n)
         if all(abs(float(n @ m)) < np.cos(np.radians(0.01)) for m in normals):
             normals.append(n)

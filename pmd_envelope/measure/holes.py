@@ -144,19 +144,20 @@ def _point_polyline_distance(points: np.ndarray, loop: np.ndarray) -> tuple[np.n
     return best, near
 
 
-def _surface_openings(v, faces, normal):
-    """(rim loop, [opening loops]) of one main surface; the rim encloses the largest projected area."""
+def _surface_openings(v, faces):
+    """(rim loop, [opening loops]) of one main surface; the rim encloses the largest area.
+
+    A loop's area is the length of its vector area 1/2 sum p_i x p_(i+1) (Newell's method): the
+    area of the loop projected on its own best plane, so no surface normal is needed (the net
+    normal of a tube-like patch, a cylinder's side, is zero).
+    """
     loops = _boundary_loops(faces)
     if not loops:
         return None, []
-    u = np.cross(normal, [1.0, 0.0, 0.0] if abs(normal[0]) < 0.9 else [0.0, 1.0, 0.0])
-    u /= np.linalg.norm(u)
-    w = np.cross(normal, u)
 
     def area(loop):
-        p = v[loop]
-        x, y = p @ u, p @ w
-        return abs(0.5 * float(np.dot(x, np.roll(y, -1)) - np.dot(y, np.roll(x, -1))))
+        p = v[loop] - v[loop].mean(axis=0)
+        return 0.5 * float(np.linalg.norm(np.cross(p, np.roll(p, -1, axis=0)).sum(axis=0)))
 
     areas = [area(lp) for lp in loops]
     rim = int(np.argmax(areas))
@@ -192,10 +193,7 @@ def find_through_holes(mesh: MeshData, feature_angle_deg: float, *,
     main = np.argsort(area)[::-1][:2]
     surfaces = []
     for lab in main:
-        sel = labels == lab
-        nrm = (normals[sel] * tri_area[sel][:, None]).sum(axis=0)
-        nrm = nrm / max(np.linalg.norm(nrm), 1e-300)
-        rim, openings = _surface_openings(v, f[sel], nrm)
+        rim, openings = _surface_openings(v, f[labels == lab])
         fits = [circle_fit(v[lp]) for lp in openings]
         surfaces.append((rim, openings, fits))
     holes = []
