@@ -315,6 +315,8 @@ def _read_with_trimesh(path: Path, suffix: str) -> np.ndarray:
     verts = np.asarray(getattr(loaded, "vertices", np.zeros((0, 3))), dtype=np.float64)
     if faces.ndim != 2 or faces.shape[1] != 3 or len(faces) == 0:
         raise MeshError(path, "the file holds no triangles")
+    if verts.ndim != 2 or verts.shape[1] != 3:
+        raise MeshError(path, "vertices are not 3D points (x y z); export the mesh again")
     if faces.min() < 0 or faces.max() >= len(verts):
         raise MeshError(path, f"face indices out of range [0, {len(verts) - 1}]")
     return verts[faces].reshape(-1, 3)
