@@ -60,7 +60,7 @@ def measure_mesh(mesh: MeshData, settings: Settings, *, expected_bodies: int | N
     # the self-intersection check runs in a worker process on the other core while the rest is
     # measured here; its result joins the integrity report at the end
     with SelfCheck(mesh.vertices, mesh.faces) as pending:
-        extents = measure_extents(mesh)
+        extents = measure_extents(mesh, settings)
         span = extents[0].value
         integrity = check_integrity(mesh, expected_bodies=expected_bodies, plausible_size=plausible_size,
                                     largest_extent=span, unit_size_slack=settings.unit_size_slack,
