@@ -20,7 +20,7 @@ import numpy as np
 
 from pmd_envelope.mesh_io import MeshData, mesh_from_arrays
 
-__all__ = ["cranial_plate", "slotted_plate", "chamfered_plate", "flat_plate_one_hole", "solid", "sphere_segments",
+__all__ = ["cranial_plate", "slotted_plate", "chamfered_plate", "filleted_plate", "flat_plate_one_hole", "solid", "sphere_segments",
            "sphere_sagitta", "rigid_transform"]
 
 # Largest chordal sagitta [mm] allowed for the tessellated spheres: 1/200 of U = 1 mm, so the
@@ -197,6 +197,44 @@ def chamfered_plate(inner_radius: float = 120.0, wall: float = 3.0, half_angle_d
                  span_polygon=rim_segments, hole_count=holes, hole_diameter=hole_diameter,
                  hole_segments=hole_segments, chamfer_angle_deg=float(np.degrees(np.arctan(slope)) + np.degrees(b)))
     return _to_mesh(plate, rng, f"<csg chamfered plate R={inner_radius} t={wall}>"), truth
+
+
+def filleted_plate(inner_radius: float = 80.0, wall: float = 2.0, half_angle_deg: float = 35.0, *,
+                   fillet: float = 1.0, arc_steps: int = 120, fillet_steps: int = 12, segments: int = 240,
+                   holes: int = 8, hole_diameter: float = 2.5, rng=6) -> tuple[MeshData, dict]:
+    """A cap plate whose bone-side rim edge is rounded by a fillet of radius ``fillet`` tangent to
+    the bone-facing sphere and to the radial rim, made by revolving its cross-section
+    (``Manifold.revolve``; every cross-section vertex on an arc is on its sphere, so every
+    revolved one is too), with radial round holes.
+
+    The fillet is smooth-joined to the bone-facing surface (no edge at the tangency), so the
+    bone-facing surface, the fillet and the rim form one smooth patch. A fitted face within the
+    15 deg trimming angle of the sphere lies within ``fillet`` (1 - cos 15 deg) = 0.034 ``fillet``
+    of it: ``truth["fillet_bias"]`` bounds the radius error.
+    """
+    import manifold3d
+
+    a, ri, ro = np.radians(half_angle_deg), inner_radius, inner_radius + wall
+    outer = [(ro * np.sin(x), ro * np.cos(x)) for x in np.linspace(0.0, a, arc_steps + 1)]
+    # fillet centre: ri + fillet from the sphere's centre, fillet from the rim line
+    tc = a - np.arcsin(fillet / (ri + fillet))
+    centre = (ri + fillet) * np.array([np.sin(tc), np.cos(tc)])
+    g_rim = np.arctan2(-np.sin(a), np.cos(a))  # direction centre -> rim tangency
+    g_sph = np.arctan2(-np.cos(tc), -np.sin(tc))  # direction centre -> sphere tangency
+    if g_rim < g_sph:
+        g_rim += 2.0 * np.pi
+    arc = [tuple(centre + fillet * np.array([np.cos(g), np.sin(g)])) for g in np.linspace(g_rim, g_sph, fillet_steps + 1)]
+    steps = max(2, int(np.ceil(arc_steps * tc / a)))
+    inner = [(ri * np.sin(x), ri * np.cos(x)) for x in np.linspace(tc, 0.0, steps + 1)][1:]
+    poly = np.array(outer + arc + inner)
+    poly[np.abs(poly[:, 0]) < 1e-12, 0] = 0.0  # the pole on the axis
+    signed = 0.5 * np.sum(poly[:, 0] * np.roll(poly[:, 1], -1) - np.roll(poly[:, 0], -1) * poly[:, 1])
+    plate = manifold3d.Manifold.revolve(manifold3d.CrossSection([poly[::-1] if signed < 0 else poly]), segments)
+    for k in range(holes):
+        plate = plate - _hole(ri, wall, hole_diameter, half_angle_deg / 2.0, 360.0 * k / holes, 32)
+    truth = {"radius_of_curvature": ri, "fillet_bias": fillet * (1.0 - np.cos(np.radians(15.0))),
+             "hole_count": holes}
+    return _to_mesh(plate, rng, f"<csg filleted plate R={ri} t={wall} fillet={fillet}>"), truth
 
 
 def flat_plate_one_hole(length: float = 60.0, width: float = 40.0, thickness: float = 2.0,

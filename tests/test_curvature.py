@@ -7,7 +7,7 @@ pmd_envelope.shapes, and placed by a seeded random rigid transform (scanner coor
 import numpy as np
 import pytest
 
-from csg_shapes import chamfered_plate, cranial_plate, flat_plate_one_hole, slotted_plate, solid
+from csg_shapes import chamfered_plate, cranial_plate, filleted_plate, flat_plate_one_hole, slotted_plate, solid
 from pmd_envelope.measure.curvature import bone_surface_fit, measure_curvature
 from pmd_envelope.measure.extents import concave_surface_radius, measure_extents, sphere_fit
 from pmd_envelope.settings import DEFAULT_SETTINGS, Settings
@@ -71,6 +71,15 @@ def test_chamfer_joined_to_the_surface_is_trimmed():
     joined = labels == labels[fit.faces[0]]
     assert joined.sum() > len(fit.faces)  # the patch holds more than what was fitted
     assert fit.radius == pytest.approx(120.0, abs=RADIUS_TOL_MM)
+
+
+def test_fillet_joined_to_the_surface_is_trimmed():
+    # the fillet's faces within 15 deg of the sphere enter the fit; their vertices are at most
+    # fillet (1 - cos 15 deg) off the sphere, a bound on the radius error (measured 9e-4 mm)
+    mesh, truth = filleted_plate(80.0, 2.0, fillet=1.0)
+    m = measure_curvature(mesh)
+    assert m.value == pytest.approx(80.0, abs=truth["fillet_bias"])
+    assert m.statistic("rms_residual") < truth["fillet_bias"]
 
 
 def test_flat_plate_with_a_hole_is_flat_not_the_hole():
