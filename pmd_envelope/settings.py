@@ -78,6 +78,26 @@ class Settings:
         Edges bending more than this [deg] split the surface into smooth patches (hole finding).
         60 deg keeps an 8-gon hole wall (45 deg between facets) in one patch and splits a
         plate face from a square-edged hole wall (90 deg).
+    curvature_min_area_fraction : float
+        Smallest share of the surface area [-] a smooth patch (and the part of it kept by the
+        sphere fit) must have to be the bone-facing surface. A plate's bone-facing surface is
+        close to half its area (~0.45 on the cap plates); 0.1 leaves out hole walls, rim bands and
+        fillets (each < 5 % on the test plates) and still takes a bone-facing surface split in two
+        by a slot or a ridge.
+    curvature_flat_mm : float
+        A candidate surface whose vertices lie within this peak-to-valley distance [mm] of
+        their least-squares plane is flat: no radius is reported. 0.1 mm is the Ti LPBF
+        dimensional tolerance (domain notes §3), so any curvature below it cannot be made; over
+        a 30 mm patch (the smallest cranial defect span) it means R > 30^2 / (8 x 0.1) = 1125 mm,
+        nine times the cranial envelope's 120 mm maximum.
+    curvature_normal_angle_deg : float
+        Faces of the bone-facing patch are fitted only while their outward normal points at the
+        fitted sphere's centre within this angle [deg]. 15 deg keeps the facets of a coarse
+        tessellation (a facet's normal leaves the radial direction at its centroid by at most
+        ~edge / (sqrt(3) R), 15 deg at an edge of 0.45 R) and a bone surface that departs from
+        a sphere by several degrees; it drops chamfers (~45 deg), rims and hole walls (~90 deg);
+        a fillet tangent to the surface enters only where it is within rho (1 - cos 15 deg) =
+        0.034 rho of the sphere (rho the fillet radius).
     overhang_angle_deg : float
         Self-supporting angle from horizontal [deg]: flatter down-facing surfaces are
         overhangs. 45 deg for Ti LPBF (domain notes §3, typical design guides).
@@ -140,6 +160,9 @@ class Settings:
     sphere_tolerance_mm: float = 1e-4
     sphere_max_iter: int = 50
     feature_angle_deg: float = 60.0
+    curvature_min_area_fraction: float = 0.1
+    curvature_flat_mm: float = 0.1
+    curvature_normal_angle_deg: float = 15.0
     overhang_angle_deg: float = 45.0
     build_direction: tuple[float, float, float] = (0.0, 0.0, 1.0)
     contact_angle_deg: float = 60.0
@@ -160,6 +183,12 @@ class Settings:
             raise ValueError("ray_offset_mm must be positive")
         if not 0 < self.opposing_angle_deg < 90:
             raise ValueError("opposing_angle_deg must be in (0, 90)")
+        if not 0 < self.curvature_min_area_fraction < 1:
+            raise ValueError("curvature_min_area_fraction must be in (0, 1)")
+        if not self.curvature_flat_mm > 0:
+            raise ValueError("curvature_flat_mm must be positive")
+        if not 0 < self.curvature_normal_angle_deg < 90:
+            raise ValueError("curvature_normal_angle_deg must be in (0, 90)")
         if self.ray_engine not in ("embree", "exact"):
             raise ValueError("ray_engine must be 'embree' or 'exact'")
         if not self.unit_size_slack >= 1:

@@ -60,7 +60,7 @@ def measure_mesh(mesh: MeshData, settings: Settings, *, expected_bodies: int | N
     # the self-intersection check runs in a worker process on the other core while the rest is
     # measured here; its result joins the integrity report at the end
     with SelfCheck(mesh.vertices, mesh.faces) as pending:
-        extents = measure_extents(mesh)
+        extents = measure_extents(mesh, settings)
         span = extents[0].value
         # without an envelope the unit check still runs, on the default window for
         # patient-matched devices (its basis is in Settings), and says which window it used

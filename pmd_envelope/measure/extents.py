@@ -1,13 +1,17 @@
-"""Oriented bounding-box extents, volume, surface area and the fitted radius of curvature."""
+"""Oriented bounding-box extents, volume and surface area; the radius of curvature from
+:mod:`pmd_envelope.measure.curvature` joins them in :func:`measure_extents`."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from pmd_envelope.integrity import mesh_face_geometry, mesh_signed_volume
+from pmd_envelope.measure.curvature import concave_surface_radius, measure_curvature, sphere_fit
 from pmd_envelope.measure.records import Measurement
 from pmd_envelope.mesh_io import MeshData
+from pmd_envelope.settings import DEFAULT_SETTINGS, Settings
 
+# sphere_fit and concave_surface_radius live in measure.curvature; re-exported for existing callers
 __all__ = ["oriented_extents", "measure_extents", "sphere_fit", "concave_surface_radius"]
 
 
@@ -89,51 +93,14 @@ def oriented_extents(vertices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return extents[order], box_axes[order]
 
 
-def sphere_fit(points: np.ndarray) -> tuple[np.ndarray, float, float]:
-    r"""Least-squares sphere through points: centre [mm], radius [mm], RMS residual [mm].
+def measure_extents(mesh: MeshData, settings: Settings = DEFAULT_SETTINGS) -> tuple[Measurement, ...]:
+    """Span and the other OBB extents, volume, surface area and radius of curvature.
 
-    Notes
-    -----
-    The algebraic fit solves :math:`|x|^2 = 2 c \cdot x + k` linearly for centre c and
-    :math:`k = r^2 - |c|^2` (Coope 1993, "Circle fitting by linear and nonlinear least
-    squares", J. Optim. Theory Appl. 76). Points are centred first for conditioning.
+    ``settings`` holds the curvature fit's thresholds (:func:`pmd_envelope.measure.curvature.bone_surface_fit`).
     """
-    mu = points.mean(axis=0)
-    p = points - mu
-    a = np.hstack([2.0 * p, np.ones((len(p), 1))])
-    b = (p**2).sum(axis=1)
-    sol, *_ = np.linalg.lstsq(a, b, rcond=None)
-    c = sol[:3]
-    r = float(np.sqrt(sol[3] + c @ c))
-    resid = float(np.sqrt(np.mean((np.linalg.norm(p - c, axis=1) - r) ** 2)))
-    return c + mu, r, resid
-
-
-def concave_surface_radius(mesh: MeshData) -> tuple[float | None, float | None, str]:
-    """Radius [mm], RMS residual [mm] of the sphere fitted to the concave surface, and why not.
-
-    A first fit through all vertices gives a centre; the faces that look towards it (normal
-    pointing at the centre) form the concave, bone-facing surface of a curved plate, and a
-    second fit through their vertices gives its radius. For a flat plate the radius is very
-    large, as it should be.
-    """
-
-    v, f = mesh.vertices, mesh.faces
-    centre, _, _ = sphere_fit(v)
-    centroids = v[f].mean(axis=1)
-    facing = np.einsum("ij,ij->i", mesh_face_geometry(mesh)[0], centre - centroids) > 0
-    if facing.sum() < 4:
-        return None, None, "no concave (bone-facing) surface: fewer than 4 faces look towards the fitted centre"
-    _, radius, resid = sphere_fit(v[np.unique(f[facing])])
-    return radius, resid, ""
-
-
-def measure_extents(mesh: MeshData) -> tuple[Measurement, ...]:
-    """Span and the other OBB extents, volume, surface area and radius of curvature."""
     ext, _ = oriented_extents(mesh.vertices)
 
     vol, area = mesh_signed_volume(mesh), float(mesh_face_geometry(mesh)[1].sum())
-    radius, resid, why = concave_surface_radius(mesh)
     obb = ("minimum-volume oriented bounding box: exact minimum-area rectangle about each principal axis of the "
            "convex hull and about trimesh's oriented_bounds directions")
     return (
@@ -143,7 +110,5 @@ def measure_extents(mesh: MeshData) -> tuple[Measurement, ...]:
         Measurement(parameter="volume", value=vol, unit="mm^3", method="divergence",
                     notes="signed volume by the divergence theorem"),
         Measurement(parameter="surface_area", value=area, unit="mm^2", method="triangle_sum"),
-        Measurement(parameter="radius_of_curvature", value=radius, unit="mm", method="sphere_fit",
-                    statistics=(("rms_residual", resid),), reason=why,
-                    notes="least-squares sphere through the vertices of the concave (bone-facing) surface"),
+        measure_curvature(mesh, settings),
     )
