@@ -191,3 +191,28 @@ def test_validate_writes_record_and_report_for_a_closed_solid(solid, why, case_c
     assert check["decision"] == "indeterminate" and "could not be measured" in check["reason"]
     assert record["verdict"] == "nonconforming"
     assert report_path.read_bytes().startswith(b"%PDF")
+
+
+@pytest.mark.parametrize("name,units,verdict_reason", [
+    ("plate_holes.STL", "mm", "radius_of_curvature"),   # a flat plate: curvature indeterminate
+    ("counterX.3MF", "mm", "radius_of_curvature"),
+    ("box.obj", "cm", "radius_of_curvature"),
+    ("soup.stl", "cm", "mesh_integrity"),
+])
+def test_validate_public_meshes_end_to_end(name, units, verdict_reason, case_copy, tmp_path):
+    """A public mesh as the design of a case: validate writes a record and a report with the
+    reasons, whatever the mesh (never exit 3)."""
+    import shutil
+
+    folder = case_copy("cranial-001")
+    (folder / "design.stl").unlink()
+    suffix = (REAL_MESHES / name).suffix
+    shutil.copy(REAL_MESHES / name, folder / f"design{suffix}")
+    case = folder / "case.toml"
+    case.write_text(case.read_text().replace('mesh = "design.stl"\nunits = "mm"',
+                                             f'mesh = "design{suffix}"\nunits = "{units}"'))
+    rc = main(["validate", str(folder), "--out", str(tmp_path / "ev"), "--json"])
+    assert rc == 1
+    record = json.loads((tmp_path / "ev" / "cranial-001" / "record.json").read_text())
+    assert any(r["item"] == verdict_reason for r in record["reasons"]), record["reasons"]
+    assert (tmp_path / "ev" / "cranial-001" / "report.pdf").read_bytes().startswith(b"%PDF")

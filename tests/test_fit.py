@@ -51,3 +51,16 @@ def test_fraction_within_limit_is_area_weighted():
     _, frac = measure_fit(plate, shifted, gap_limit=mid, contact_angle_deg=60.0)
     assert 0.0 < frac.value < 1.0
     assert g.statistic("min") == pytest.approx(0.1, abs=0.03)
+
+
+def test_no_face_looking_at_the_anatomy_is_a_finding_not_a_crash():
+    """Anatomy in another frame (1 m away) with a contact cone too narrow for any facet: both
+    parameters are null with the reason, never an exception (exit 3) or a number."""
+    from pmd_envelope.mesh_io import mesh_from_arrays
+
+    plate = spherical_cap_plate(R, T, cap_half_angle_for_span(R, T, 100.0), rings=12, segments=48)
+    a = anatomy_sphere(R - 0.3)
+    far = mesh_from_arrays(np.asarray(a.vertices) + [1000.0, 0.0, 0.0], a.faces)
+    g, frac = measure_fit(plate, far, gap_limit=0.5, contact_angle_deg=1e-6)
+    assert g.value is None and frac.value is None
+    assert "share one coordinate frame" in g.reason and g.reason == frac.reason

@@ -45,8 +45,13 @@ def contact_gaps(design: MeshData, anatomy: MeshData, contact_angle_deg: float):
 def measure_fit(design: MeshData, anatomy: MeshData, *, gap_limit: float, contact_angle_deg: float):
     """``anatomy_gap`` (value: max gap [mm]) and ``anatomy_contact_fraction`` (area within the limit)."""
     ids, gap, q, tri = contact_gaps(design, anatomy, contact_angle_deg)
-    if len(ids) == 0:
-        raise ValueError("no design face looks at the anatomy: check that both meshes share one coordinate frame")
+    if len(ids) == 0:  # a finding about this design, not bad input: both parameters say why
+        why = ("no design face looks at the anatomy: check that the design and the anatomy mesh share one "
+               "coordinate frame")
+        return (Measurement(parameter="anatomy_gap", value=None, unit="mm", method="closest_point", reason=why,
+                            statistics=tuple((k, None) for k in ("max", "rms", "min", "mean", "contact_area"))),
+                Measurement(parameter="anatomy_contact_fraction", value=None, unit="1", method="closest_point",
+                            reason=why, statistics=(("gap_limit", float(gap_limit)),)))
     w = mesh_face_geometry(design)[1][ids]
     i_max = int(np.argmax(gap))
     c = design.vertices[design.faces[ids[i_max]]].mean(axis=0)
