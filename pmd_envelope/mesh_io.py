@@ -3,7 +3,8 @@
 STL is a triangle soup: a vertex shared by several triangles is written once per triangle. We
 identify vertices whose coordinates are bit-identical (that is what the exporter wrote; it is not a
 repair) so that topology can be checked. Nothing else is merged, removed or re-oriented:
-defects are reported by :mod:`pmd_envelope.integrity`.
+defects are reported by :mod:`pmd_envelope.integrity` (repair, on request only, is
+:mod:`pmd_envelope.repair`).
 
 Binary STL is read with numpy directly: trimesh's loader with vertex merging takes ~4.5 s on 2M
 faces where ``np.fromfile`` plus a pandas factorize takes ~0.75 s (shared performance notes).
@@ -13,44 +14,18 @@ Other formats (ASCII STL, PLY, OBJ, 3MF) go through ``trimesh.load(..., process=
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from pmd_envelope.errors import InputFileError, MeshError, UnitError
+from pmd_envelope.geometry import MeshData  # re-exported: MeshData lived here before 0.2
 from pmd_envelope.units import LENGTH_UNITS_TO_MM
 
 __all__ = ["MeshData", "load_mesh", "mesh_from_arrays", "write_binary_stl", "SUPPORTED_SUFFIXES"]
 
 SUPPORTED_SUFFIXES = (".stl", ".ply", ".obj", ".3mf")
-
-
-@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
-class MeshData:
-    """A triangle mesh in millimetres, as read (vertices identified only when bit-identical).
-
-    Attributes
-    ----------
-    vertices : numpy.ndarray, (n, 3) float64 [mm]
-    faces : numpy.ndarray, (m, 3) int64
-    path : str
-    sha256 : str
-        Hash of the file bytes as read.
-    units : str
-        The declared unit of the file; ``vertices`` are already scaled to mm.
-    """
-
-    vertices: np.ndarray
-    faces: np.ndarray
-    path: str
-    sha256: str
-    units: str
-
-    def __post_init__(self) -> None:
-        self.vertices.setflags(write=False)
-        self.faces.setflags(write=False)
 
 
 def mesh_from_arrays(vertices, faces, *, path: str = "<memory>", units: str = "mm") -> MeshData:
@@ -194,32 +169,3 @@ def write_binary_stl(path: str | Path, vertices: np.ndarray, faces: np.ndarray,
         fh.write(header[:80].ljust(80, b" "))
         fh.write(np.uint32(len(f)).astype("<u4").tobytes())
         fh.write(rec.tobytes())
-
-
-def repair_mesh(mesh: MeshData) -> tuple[MeshData, dict]:
-    """Repair a mesh on explicit request only, and say exactly what changed.
-
-    trimesh's standard processing: merge vertices closer than its merge tolerance, remove
-    degenerate and duplicate faces, make the winding consistent and the normals outward. The
-    returned log holds both hashes (the file as read, and the repaired arrays) and the integrity
-    counts before and after, so the record shows the measured mesh is not the file.
-    """
-    import trimesh
-
-    from pmd_envelope.integrity import check_integrity
-
-    before = check_integrity(mesh, self_check_timeout=None)
-    tm = trimesh.Trimesh(np.array(mesh.vertices), np.array(mesh.faces), process=True, validate=True)
-    tm.update_faces(tm.unique_faces())
-    tm.remove_unreferenced_vertices()
-    trimesh.repair.fix_winding(tm)
-    trimesh.repair.fix_inversion(tm)
-    repaired = mesh_from_arrays(tm.vertices, tm.faces, path=f"{mesh.path} (repaired)", units="mm")
-    after = check_integrity(repaired, self_check_timeout=None)
-    keys = ("vertices", "faces", "degenerate_faces", "duplicate_faces", "boundary_edges", "nonmanifold_edges",
-            "nonmanifold_vertices", "winding_consistent", "signed_volume", "bodies")
-    log = {"method": f"trimesh {trimesh.__version__}: process=True, validate=True, unique faces, fix_winding, "
-                     "fix_inversion",
-           "sha256_before": mesh.sha256, "sha256_after": repaired.sha256,
-           "before": {k: getattr(before, k) for k in keys}, "after": {k: getattr(after, k) for k in keys}}
-    return repaired, log

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from pmd_envelope.integrity import mesh_face_geometry, mesh_signed_volume
+from pmd_envelope.geometry import MeshData, mesh_face_geometry, mesh_signed_volume
 from pmd_envelope.measure.records import Measurement
-from pmd_envelope.mesh_io import MeshData
 
 __all__ = ["oriented_extents", "measure_extents", "sphere_fit", "concave_surface_radius"]
 
