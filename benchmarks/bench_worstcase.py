@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from pmd_envelope.envelope import load_envelope  # noqa: E402
 from pmd_envelope.settings import DEFAULT_SETTINGS  # noqa: E402
-from pmd_envelope.worstcase import build_problem, monte_carlo, search  # noqa: E402
+from pmd_envelope.worstcase import build_search_space, monte_carlo, search  # noqa: E402
 from pmd_envelope.worstcase.search import exhaustive_corners  # noqa: E402
 
 HEAD = (ROOT / "tests" / "envelope_builder.py").read_text().split("HEAD = '''")[1].split("'''")[0]
@@ -81,7 +81,7 @@ span = 140.0
     d.mkdir(parents=True, exist_ok=True)
     (d / "1.0.0.toml").write_text(HEAD + body)
     env = load_envelope(d / "1.0.0.toml")
-    return build_problem(env, env.metrics[0], {"wall_thickness": 1.2, "span": 120.0})
+    return build_search_space(env, env.metrics[0], {"wall_thickness": 1.2, "span": 120.0})
 
 
 def measure(fn, repeat: int):

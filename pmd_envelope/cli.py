@@ -259,8 +259,9 @@ def _limits(lo, hi) -> str:
 def _cmd_measure(args) -> int:
     from pmd_envelope.envelope import load_envelope
     from pmd_envelope.errors import InputFileError
-    from pmd_envelope.measure.core import measure_mesh
-    from pmd_envelope.mesh_io import load_mesh, repair_mesh
+    from pmd_envelope.measure.core import measure_design
+    from pmd_envelope.mesh_io import load_mesh
+    from pmd_envelope.repair import repair_mesh
     from pmd_envelope.settings import Settings
 
     try:
@@ -269,18 +270,14 @@ def _cmd_measure(args) -> int:
     except ValueError as exc:
         raise InputFileError(None, f"--build-direction '{args.build_direction}': {exc}; use X,Y,Z") from None
     env = load_envelope(args.envelope) if args.envelope else None
-    mesh = load_mesh(args.mesh, args.units)
+    mesh = load_mesh(args.mesh, args.units, weld_relative_tolerance=settings.weld_relative_tolerance)
     file_sha = mesh.sha256
     repair = None
     if args.repair:
         mesh, repair = repair_mesh(mesh)
-    anatomy = load_mesh(args.anatomy, args.anatomy_units or args.units) if args.anatomy else None
-    params = {p.name: p for p in env.parameters} if env else {}
-    method = args.thickness_method or (params["wall_thickness"].method if "wall_thickness" in params else "ray")
-    gap = params.get("anatomy_gap")
-    mm = measure_mesh(mesh, settings, expected_bodies=env.expected_bodies if env else None,
-                      plausible_size=env.plausible_size if env else None, thickness_method=method,
-                      anatomy=anatomy, gap_limit=gap.max if gap is not None else None)
+    anatomy = (load_mesh(args.anatomy, args.anatomy_units or args.units,
+                         weld_relative_tolerance=settings.weld_relative_tolerance) if args.anatomy else None)
+    mm = measure_design(mesh, settings, env, anatomy=anatomy, thickness_method=args.thickness_method)
     out = {"mesh": {"path": str(args.mesh), "sha256": file_sha, "units": mesh.units},
            "integrity": mm.integrity.as_dict(), "measurements": [m.as_dict() for m in mm.measurements],
            "settings": settings.as_dict()}

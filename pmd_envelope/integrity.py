@@ -1,5 +1,9 @@
 """Mesh integrity gate: every defect counted and reported, nothing repaired.
 
+The gate uses the shared geometry (:mod:`pmd_envelope.geometry`) and the ray engine
+(:mod:`pmd_envelope.rays`, for the self-intersection worker); repair on request is
+:mod:`pmd_envelope.repair`, which imports the gate, never the other way.
+
 A wall thickness or a volume measured on an open, inside-out or self-overlapping mesh is not a
 number anyone can trust, so a design that fails this gate is nonconforming with the defects as
 reasons. One sort of int64 edge keys in numpy gives boundary, non-manifold and winding checks
@@ -9,16 +13,22 @@ performance notes).
 
 from __future__ import annotations
 
-import functools
-from dataclasses import dataclass
+import concurrent.futures as cf
+import multiprocessing as mp
+import time
+from dataclasses import dataclass, replace
 
 import numpy as np
+import pandas as pd
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from pmd_envelope.mesh_io import MeshData
+from pmd_envelope.geometry import MeshData, count_bodies, mesh_face_geometry, mesh_signed_volume
+from pmd_envelope.rays import EmbreeCaster, moller_trumbore
+from pmd_envelope.units import LENGTH_UNITS_TO_MM
 
-__all__ = ["IntegrityReport", "check_integrity", "triangle_areas", "face_normals", "count_bodies"]
+__all__ = ["IntegrityReport", "SelfIntersectionCheck", "check_integrity", "nonmanifold_vertex_count",
+           "self_intersections", "with_self_check"]
 
 # A face is degenerate when its area is below (1e-9 of the squared largest mesh extent): far below
 # any printable feature (LPBF pins 0.5 mm -> 0.25 mm^2) yet above float64 round-off of a cross
@@ -60,69 +70,6 @@ class IntegrityReport:
         return {k: getattr(self, k) for k in self.__slots__} | {"passed": self.passed, "problems": list(self.problems)}
 
 
-def triangle_areas(v: np.ndarray, f: np.ndarray) -> np.ndarray:
-    """Area of each triangle [mm^2]."""
-    cross = np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]])
-    return 0.5 * np.linalg.norm(cross, axis=1)
-
-
-def face_normals(v: np.ndarray, f: np.ndarray) -> np.ndarray:
-    """Unit normal of each triangle by the right-hand rule (zero for degenerate faces)."""
-    cross = np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]])
-    norm = np.linalg.norm(cross, axis=1)
-    out = np.zeros_like(cross)
-    ok = norm > 0
-    out[ok] = cross[ok] / norm[ok, None]
-    return out
-
-
-@functools.lru_cache(maxsize=2)
-def mesh_face_geometry(mesh: MeshData) -> tuple[np.ndarray, np.ndarray]:
-    """Unit normals and areas [mm^2] of a mesh's faces, computed once per mesh.
-
-    The gate, thickness, holes, overhang and curvature all need them; one cross product serves
-    every stage (0.2 s a pass at 1M faces). Same arithmetic as :func:`face_normals` and
-    :func:`triangle_areas`, so the values are bit-identical. Safe to cache: a MeshData's arrays are
-    read-only, and the cache holds at most two meshes.
-    """
-    cross = np.cross(mesh.vertices[mesh.faces[:, 1]] - mesh.vertices[mesh.faces[:, 0]],
-                     mesh.vertices[mesh.faces[:, 2]] - mesh.vertices[mesh.faces[:, 0]])
-    norm = np.linalg.norm(cross, axis=1)
-    normals = np.zeros_like(cross)
-    ok = norm > 0
-    normals[ok] = cross[ok] / norm[ok, None]
-    areas = 0.5 * norm
-    normals.setflags(write=False)
-    areas.setflags(write=False)
-    return normals, areas
-
-
-@functools.lru_cache(maxsize=2)
-def mesh_signed_volume(mesh: MeshData) -> float:
-    """:func:`signed_volume` of a mesh, computed once (the gate and the volume measurement both need it)."""
-    return signed_volume(mesh.vertices, mesh.faces)
-
-
-def signed_volume(v: np.ndarray, f: np.ndarray) -> float:
-    """Enclosed volume [mm^3] by the divergence theorem; negative when the mesh is inside out.
-
-    Vertices are shifted to their centroid first so the sum does not lose digits far from the
-    origin.
-    """
-    c = v - v.mean(axis=0)
-    return float(np.einsum("ij,ij->i", c[f[:, 0]], np.cross(c[f[:, 1]], c[f[:, 2]])).sum() / 6.0)
-
-
-def count_bodies(v: np.ndarray, f: np.ndarray) -> int:
-    """Number of edge-connected components (surface shells) among the vertices faces use."""
-    n = len(v)
-    a, b = f.reshape(-1), f[:, [1, 2, 0]].reshape(-1)
-    graph = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n, n))
-    _, labels = connected_components(graph, directed=False)
-    used = np.bincount(f.reshape(-1), minlength=n) > 0
-    return int(np.count_nonzero(np.bincount(labels[used])))
-
-
 def nonmanifold_vertex_count(f: np.ndarray, n: int, order: np.ndarray | None = None) -> int:
     """Vertices whose incident faces form more than one edge-connected fan (a "bow tie").
 
@@ -146,24 +93,20 @@ def nonmanifold_vertex_count(f: np.ndarray, n: int, order: np.ndarray | None = N
     dst = np.concatenate([np.where(same, corner_a[h2], corner_b[h2]), np.where(same, corner_b[h2], corner_a[h2])])
     g = coo_matrix((np.ones(len(src), dtype=np.int8), (src, dst)), shape=(3 * len(f), 3 * len(f)))
     _, labels = connected_components(g, directed=False)
-    import pandas as pd
-
     # distinct (vertex, fan) pairs by hash, not sort
     pairs = pd.unique(a.astype(np.int64) * (3 * len(f)) + labels)
     fans = np.bincount(pairs // (3 * len(f)), minlength=n)
     return int((fans > 1).sum())
 
 
-def _self_check_worker(v: np.ndarray, f: np.ndarray) -> tuple[int, str]:
+def _self_intersection_worker(v: np.ndarray, f: np.ndarray) -> tuple[int, str]:
     """Runs in a separate process: manifold3d's verdict on the mesh, and edges piercing faces.
 
     An edge (a, b) of the mesh is cast as a ray of its own length with the embree engine, the
     faces incident to a or b excluded; a hit is confirmed in float64 (Moller-Trumbore) before it
     counts. Two triangles that cross (not coplanar) always have an edge of one through the other.
     """
-    import manifold3d
-
-    from pmd_envelope.measure.rays import EmbreeCaster, moller_trumbore
+    import manifold3d  # deferred: only the worker process needs it (a compiled library, ~0.2 s to import)
 
     try:
         m = manifold3d.Manifold(manifold3d.Mesh64(vert_properties=np.ascontiguousarray(v, dtype=np.float64),
@@ -171,7 +114,6 @@ def _self_check_worker(v: np.ndarray, f: np.ndarray) -> tuple[int, str]:
         status = str(m.status()).split(".")[-1]
     except Exception as exc:  # manifold3d refuses some inputs by raising; record why
         status = f"error: {type(exc).__name__}: {exc}"
-    import pandas as pd
 
     # unique undirected edges by an int64 key; pandas' hash-based unique is O(n), where
     # np.unique(axis=0) on the (3m, 2) rows sorts lexicographically (4 s at 1M faces)
@@ -202,30 +144,23 @@ _SELF_CHECK_METHOD = ("edge-face crossings: every edge cast by embree with its i
                       "confirmed in float64, in a worker process; coplanar overlaps not detected")
 
 
-class SelfCheck:
+class SelfIntersectionCheck:
     """The self-intersection check running in a worker process while the caller goes on.
 
     A spawned process (not a fork: embree and BLAS threads do not survive fork) runs
-    :func:`_self_check_worker`, so a crash in manifold3d or embree cannot end the run; it is
+    :func:`_self_intersection_worker`, so a crash in manifold3d or embree cannot end the run; it is
     reported as "not evaluated" with the reason. Use as a context manager, or call
     :meth:`result` once.
     """
 
     def __init__(self, v: np.ndarray, f: np.ndarray, timeout: float = 300.0):
-        import concurrent.futures as cf
-        import multiprocessing as mp
-        import time
-
         self.timeout = timeout
         self._started = time.monotonic()
         self._pool = cf.ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn"))
-        self._future = self._pool.submit(_self_check_worker, np.asarray(v), np.asarray(f))
+        self._future = self._pool.submit(_self_intersection_worker, np.asarray(v), np.asarray(f))
 
     def result(self) -> tuple[int | None, str, str]:
         """``(count or None, method or why not evaluated, manifold3d status)``."""
-        import concurrent.futures as cf
-        import time
-
         try:
             remaining = max(0.0, self.timeout - (time.monotonic() - self._started))
             count, status = self._future.result(timeout=remaining)
@@ -254,13 +189,11 @@ def self_intersections(v: np.ndarray, f: np.ndarray, timeout: float = 300.0) -> 
     Returns ``(count or None, method or why not evaluated, manifold3d status)``. Coplanar
     overlaps (no edge crosses a face) are not detected; that limit is in the method string.
     """
-    return SelfCheck(v, f, timeout).result()
+    return SelfIntersectionCheck(v, f, timeout).result()
 
 
 def with_self_check(report: "IntegrityReport", result: tuple[int | None, str, str]) -> "IntegrityReport":
     """The report with the self-intersection result filled in (and its problem, if any)."""
-    from dataclasses import replace
-
     si, method, status = result
     problems = report.problems + ((f"{si} edges pierce a non-adjacent face: the surface intersects itself",) if si else ())
     return replace(report, self_intersections=si, self_intersection_method=method, manifold3d_status=status,
@@ -343,7 +276,7 @@ def check_integrity(mesh: MeshData, *, expected_bodies: int | None = None,
     if nm_vertices:
         problems.append(f"{nm_vertices} non-manifold vertices (faces around them form more than one fan)")
 
-    pending = SelfCheck(v, f, self_check_timeout) if self_check_timeout is not None else None
+    pending = SelfIntersectionCheck(v, f, self_check_timeout) if self_check_timeout is not None else None
 
     vol = mesh_signed_volume(mesh)
     if boundary == 0 and winding_ok and vol <= 0:
@@ -375,8 +308,6 @@ def check_integrity(mesh: MeshData, *, expected_bodies: int | None = None,
 
 def _unit_hint(extent: float, lo: float, hi: float, declared: str, basis: str, slack: float) -> str:
     """Say which unit would make the size plausible, without applying it."""
-    from pmd_envelope.units import LENGTH_UNITS_TO_MM
-
     declared_factor = LENGTH_UNITS_TO_MM[declared]
     fits = [u for u, k in LENGTH_UNITS_TO_MM.items()
             if u != declared and lo <= extent / declared_factor * k <= hi]

@@ -35,9 +35,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pmd_envelope.errors import LedgerError
-from pmd_envelope.record import canonical_json, content_hash, record_bytes, write_atomic
+from pmd_envelope.record import canonical_json, content_hash, read_record, record_bytes, write_atomic
+from pmd_envelope.signatures import check_signature
 
-__all__ = ["LEDGER_NAME", "GENESIS", "Entry", "Problem", "Verification", "Ledger", "open_ledger",
+__all__ = ["LEDGER_NAME", "GENESIS", "Entry", "Break", "Verification", "Ledger", "open_ledger",
            "commit_evidence", "record_entry_fields", "ledger_for_record", "complete_pending"]
 
 LEDGER_NAME = "ledger.sqlite"
@@ -119,7 +120,7 @@ class Entry:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Problem:
+class Break:
     """One break found by :func:`verify_ledger`: where (entry seq or file) and what."""
 
     where: str
@@ -138,7 +139,7 @@ class Verification:
     records: int
     signatures: int
     head_hash: str
-    problems: tuple[Problem, ...]
+    problems: tuple[Break, ...]
     notes: tuple[str, ...] = field(default=())
 
     @property
@@ -422,9 +423,6 @@ def verify_ledger(ledger: Ledger, *, trusted_keys: dict[str, str] | None = None)
     Verification
         ``problems`` lists each break with the entry (``entry 7``) or file it is in.
     """
-    from pmd_envelope.record import read_record
-    from pmd_envelope.signatures import check_signature
-
     try:
         with ledger.transaction():
             notes = complete_pending(ledger)
@@ -432,17 +430,17 @@ def verify_ledger(ledger: Ledger, *, trusted_keys: dict[str, str] | None = None)
         # A read-only copy (an auditor's) can still be verified; pending files then show as breaks.
         notes = ["ledger or folder is read-only: interrupted writes were not completed"]
     entries = ledger.entries()
-    problems: list[Problem] = []
+    problems: list[Break] = []
     prev = GENESIS
     for i, e in enumerate(entries, start=1):
         where = f"entry {e.seq}"
         if e.seq != i:
-            problems.append(Problem(where=where, reason=f"sequence number {e.seq} where {i} was expected "
+            problems.append(Break(where=where, reason=f"sequence number {e.seq} where {i} was expected "
                                                         f"(an entry was removed or reordered)"))
         if e.computed_hash() != e.entry_hash:
-            problems.append(Problem(where=where, reason="entry hash does not match its content (the entry was changed)"))
+            problems.append(Break(where=where, reason="entry hash does not match its content (the entry was changed)"))
         if e.prev_hash != prev:
-            problems.append(Problem(where=where, reason=f"previous-entry hash {e.prev_hash[:16]}… does not match the "
+            problems.append(Break(where=where, reason=f"previous-entry hash {e.prev_hash[:16]}… does not match the "
                                                         f"entry before it ({prev[:16]}…): the chain is broken here "
                                                         "(an entry was removed, inserted or reordered)"))
         prev = e.entry_hash
@@ -450,7 +448,7 @@ def verify_ledger(ledger: Ledger, *, trusted_keys: dict[str, str] | None = None)
     triggers = {r[0] for r in ledger._conn.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")}
     for name in TRIGGERS:
         if name not in triggers:
-            problems.append(Problem(where="ledger", reason=f"append-only trigger {name} is missing (removed by hand: "
+            problems.append(Break(where="ledger", reason=f"append-only trigger {name} is missing (removed by hand: "
                                                            "the ledger may have been edited)"))
 
     records = {e.record_id: e for e in entries if e.kind == "record"}
@@ -463,23 +461,23 @@ def verify_ledger(ledger: Ledger, *, trusted_keys: dict[str, str] | None = None)
         f = ledger.folder / path
         where = f"entry {e.seq} ({path})"
         if not f.is_file():
-            problems.append(Problem(where=where, reason="record file is missing"))
+            problems.append(Break(where=where, reason="record file is missing"))
             continue
         raw = f.read_bytes()
         if hashlib.sha256(raw).hexdigest() != e.file_sha256:
-            problems.append(Problem(where=where, reason="record file differs from the bytes the ledger recorded "
+            problems.append(Break(where=where, reason="record file differs from the bytes the ledger recorded "
                                                         "(the file was changed after it was written)"))
         try:
             rec = read_record(f)
         except Exception as exc:  # an unreadable record is a finding, not a crash of the verifier
-            problems.append(Problem(where=where, reason=f"record file unreadable: {exc}"))
+            problems.append(Break(where=where, reason=f"record file unreadable: {exc}"))
             continue
         on_disk[rec.get("record_id")] = rec
         if rec.get("record_id") != e.record_id:
-            problems.append(Problem(where=where, reason=f"record file holds record {rec.get('record_id')}, "
+            problems.append(Break(where=where, reason=f"record file holds record {rec.get('record_id')}, "
                                                         f"not {e.record_id}"))
         elif content_hash(rec) != e.content_sha256:
-            problems.append(Problem(where=where, reason="record content hash differs from the ledger's"))
+            problems.append(Break(where=where, reason="record content hash differs from the ledger's"))
     superseded = len(records) - len(latest_at)
     if superseded:
         notes.append(f"{superseded} earlier record(s) were superseded at the same path; the ledger keeps their hashes")
@@ -487,7 +485,7 @@ def verify_ledger(ledger: Ledger, *, trusted_keys: dict[str, str] | None = None)
     for f in sorted(ledger.folder.glob("*/record.json")):
         rel = f.relative_to(ledger.folder).as_posix()
         if rel not in latest_at:
-            problems.append(Problem(where=rel, reason="record file has no ledger entry (entry removed, or written "
+            problems.append(Break(where=rel, reason="record file has no ledger entry (entry removed, or written "
                                                       "outside pmd-envelope)"))
 
     n_sig = 0
@@ -498,15 +496,15 @@ def verify_ledger(ledger: Ledger, *, trusted_keys: dict[str, str] | None = None)
         where = f"entry {e.seq} (signature of {e.detail.get('name')}, {e.detail.get('role')})"
         rec_entry = records.get(e.record_id)
         if rec_entry is None or rec_entry.seq > e.seq:
-            problems.append(Problem(where=where, reason=f"signs record {e.record_id}, which has no earlier ledger entry"))
+            problems.append(Break(where=where, reason=f"signs record {e.record_id}, which has no earlier ledger entry"))
         elif rec_entry.content_sha256 != e.content_sha256:
-            problems.append(Problem(where=where, reason="signs a content hash that differs from its record's entry"))
+            problems.append(Break(where=where, reason="signs a content hash that differs from its record's entry"))
         reason = check_signature(e, trusted_keys)
         if reason:
-            problems.append(Problem(where=where, reason=reason))
+            problems.append(Break(where=where, reason=reason))
         rec = on_disk.get(e.record_id)
         if rec is not None and content_hash(rec) != e.content_sha256:
-            problems.append(Problem(where=where, reason="the record was changed after it was signed "
+            problems.append(Break(where=where, reason="the record was changed after it was signed "
                                                         f"(signed {e.content_sha256[:16]}…, now {content_hash(rec)[:16]}…)"))
     return Verification(ledger=str(ledger.path), entries=len(entries), records=len(records), signatures=n_sig,
                         head_hash=prev, problems=tuple(problems), notes=tuple(notes))

@@ -16,7 +16,7 @@ one vertex in two steps, neither of which is a repair:
    unwelded and counted, so two vertices farther apart than the tolerance are never one.
 
 Nothing else is merged, removed or re-oriented: defects are reported by
-:mod:`pmd_envelope.integrity`.
+:mod:`pmd_envelope.integrity` (repair, on request only, is :mod:`pmd_envelope.repair`).
 
 Binary STL is read with numpy directly: trimesh's loader with vertex merging takes ~4.5 s on 2M
 faces where ``np.fromfile`` plus a pandas factorize takes ~0.75 s (shared performance notes).
@@ -26,13 +26,13 @@ Other formats (ASCII STL, PLY, OBJ, 3MF) go through ``trimesh.load(..., process=
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from pmd_envelope.errors import InputFileError, MeshError, UnitError
+from pmd_envelope.geometry import MeshData, Welding  # re-exported: MeshData lived here before 0.2
 from pmd_envelope.settings import DEFAULT_SETTINGS
 from pmd_envelope.units import LENGTH_UNITS_TO_MM
 
@@ -48,68 +48,6 @@ SUPPORTED_SUFFIXES = (".stl", ".ply", ".obj", ".3mf")
 DEFAULT_WELD_RELATIVE_TOLERANCE = DEFAULT_SETTINGS.weld_relative_tolerance
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class Welding:
-    """What reading did to make corners one vertex (see the module notes).
-
-    Attributes
-    ----------
-    relative_tolerance : float
-        Tolerance as a fraction of the largest extent [-].
-    tolerance : float
-        The tolerance in the file's unit (before scaling to mm).
-    corners : int
-        Face corners read (3 per triangle).
-    identical_vertices : int
-        Distinct vertices after identity (bit-identical corners one vertex).
-    welded : int
-        Vertices merged into another beyond bit-identity (0 when the file needed none).
-    max_distance : float
-        Largest distance between a welded vertex and the vertex it joined [file unit].
-    unwelded_groups : int
-        Groups of corners within the tolerance of each other in a chain longer than the
-        tolerance: left as they are (a welded group is never wider than the tolerance).
-    """
-
-    relative_tolerance: float
-    tolerance: float
-    corners: int
-    identical_vertices: int
-    welded: int
-    max_distance: float
-    unwelded_groups: int
-
-    def as_dict(self) -> dict:
-        return {k: getattr(self, k) for k in self.__slots__}
-
-
-@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
-class MeshData:
-    """A triangle mesh in millimetres, as read (vertices identified only when bit-identical).
-
-    Attributes
-    ----------
-    vertices : numpy.ndarray, (n, 3) float64 [mm]
-    faces : numpy.ndarray, (m, 3) int64
-    path : str
-    sha256 : str
-        Hash of the file bytes as read.
-    units : str
-        The declared unit of the file; ``vertices`` are already scaled to mm.
-    welding : Welding or None
-        How corners were made one vertex (None for arrays built in memory).
-    """
-
-    vertices: np.ndarray
-    faces: np.ndarray
-    path: str
-    sha256: str
-    units: str
-    welding: Welding | None = None
-
-    def __post_init__(self) -> None:
-        self.vertices.setflags(write=False)
-        self.faces.setflags(write=False)
 
 
 def mesh_from_arrays(vertices, faces, *, path: str = "<memory>", units: str = "mm") -> MeshData:
@@ -353,32 +291,3 @@ def write_binary_stl(path: str | Path, vertices: np.ndarray, faces: np.ndarray,
         fh.write(header[:80].ljust(80, b" "))
         fh.write(np.uint32(len(f)).astype("<u4").tobytes())
         fh.write(rec.tobytes())
-
-
-def repair_mesh(mesh: MeshData) -> tuple[MeshData, dict]:
-    """Repair a mesh on explicit request only, and say exactly what changed.
-
-    trimesh's standard processing: merge vertices closer than its merge tolerance, remove
-    degenerate and duplicate faces, make the winding consistent and the normals outward. The
-    returned log holds both hashes (the file as read, and the repaired arrays) and the integrity
-    counts before and after, so the record shows the measured mesh is not the file.
-    """
-    import trimesh
-
-    from pmd_envelope.integrity import check_integrity
-
-    before = check_integrity(mesh, self_check_timeout=None)
-    tm = trimesh.Trimesh(np.array(mesh.vertices), np.array(mesh.faces), process=True, validate=True)
-    tm.update_faces(tm.unique_faces())
-    tm.remove_unreferenced_vertices()
-    trimesh.repair.fix_winding(tm)
-    trimesh.repair.fix_inversion(tm)
-    repaired = mesh_from_arrays(tm.vertices, tm.faces, path=f"{mesh.path} (repaired)", units="mm")
-    after = check_integrity(repaired, self_check_timeout=None)
-    keys = ("vertices", "faces", "degenerate_faces", "duplicate_faces", "boundary_edges", "nonmanifold_edges",
-            "nonmanifold_vertices", "winding_consistent", "signed_volume", "bodies")
-    log = {"method": f"trimesh {trimesh.__version__}: process=True, validate=True, unique faces, fix_winding, "
-                     "fix_inversion",
-           "sha256_before": mesh.sha256, "sha256_after": repaired.sha256,
-           "before": {k: getattr(before, k) for k in keys}, "after": {k: getattr(after, k) for k in keys}}
-    return repaired, log

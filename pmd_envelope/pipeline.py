@@ -17,7 +17,7 @@ from pmd_envelope.case import Case, load_case, resolve_case_path
 from pmd_envelope.conformance import CONFORMING, Check, check_parameters
 from pmd_envelope.envelope import Envelope, find_envelope, load_envelope
 from pmd_envelope.errors import CaseError
-from pmd_envelope.measure.core import MeshMeasurements, measure_mesh
+from pmd_envelope.measure.core import MeshMeasurements, measure_design
 from pmd_envelope.measure.scan import measure_case
 from pmd_envelope.mesh_io import load_mesh
 from pmd_envelope.record import SCHEMA_VERSION, finalise_record, software_versions
@@ -94,10 +94,7 @@ def validate(case_path: str | Path, *, envelope_dir: str | Path | None = None,
     names = {p.name: p for p in envelope.parameters}
     anatomy = (load_mesh(case.anatomy_mesh, case.anatomy_units, weld_relative_tolerance=settings.weld_relative_tolerance)
                if case.anatomy_mesh is not None else None)
-    gap = names.get("anatomy_gap")
-    mm = measure_mesh(mesh, settings, expected_bodies=envelope.expected_bodies, plausible_size=envelope.plausible_size,
-                      thickness_method=names["wall_thickness"].method if "wall_thickness" in names else "ray",
-                      anatomy=anatomy, gap_limit=gap.max if gap is not None else None)
+    mm = measure_design(mesh, settings, envelope, anatomy=anatomy)
     measurements = {m.parameter: m for m in mm.measurements + measure_case(case)}
     checks = check_parameters(envelope, measurements)
     worst: tuple[WorstCase, ...] = ()

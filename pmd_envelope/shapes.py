@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from pmd_envelope.mesh_io import MeshData, mesh_from_arrays
+from pmd_envelope.geometry import MeshData
+from pmd_envelope.mesh_io import mesh_from_arrays
 
 __all__ = ["spherical_shell", "spherical_cap_plate", "cap_half_angle_for_span", "cap_plate_truth",
            "spherical_cap_plate_thin_spot", "flat_plate_with_holes", "tilted_plate", "anatomy_sphere"]

@@ -23,7 +23,7 @@ import re
 from pathlib import Path
 
 from pmd_envelope.errors import SignatureError
-from pmd_envelope.record import canonical_json
+from pmd_envelope.record import canonical_json, verify_record_hash
 
 __all__ = ["ROLES", "KEY_ENV", "load_private_key", "signed_message", "sign_fields", "check_signature",
            "read_trusted_keys", "signatures_for_report"]
@@ -87,8 +87,6 @@ def signed_message(*, record_id: str, content_sha256: str, name: str, role: str,
 def sign_fields(record: dict, *, name: str, role: str, meaning: str, private_key,
                 now: _dt.datetime | None = None) -> dict:
     """Ledger columns of a signature entry for ``record`` (whose content hash must verify)."""
-    from pmd_envelope.record import verify_record_hash
-
     if role not in ROLES:
         raise SignatureError(None, f"role '{role}' is not one of: {', '.join(ROLES)}")
     for label, value in (("name", name), ("meaning", meaning)):

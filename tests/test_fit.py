@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from pmd_envelope.integrity import face_normals
+from pmd_envelope.geometry import face_normals
 from pmd_envelope.measure.fit import measure_fit
 from pmd_envelope.shapes import anatomy_sphere, cap_half_angle_for_span, spherical_cap_plate
 

@@ -48,7 +48,7 @@ def test_real_plate_with_holes():
 
 def test_known_body_count_gives_the_same_answer():
     # measure_mesh passes the integrity gate's body count instead of counting again
-    from pmd_envelope.integrity import count_bodies
+    from pmd_envelope.geometry import count_bodies
 
     for mesh in (flat_plate_with_holes(60.0, 40.0, 2.0, ((15.0, 20.0, 4.0), (40.0, 15.0, 6.0))),
                  spherical_cap_plate(80.0, 2.0, cap_half_angle_for_span(80.0, 2.0, 100.0), rings=16, segments=64)):

@@ -152,7 +152,7 @@ def test_self_check_can_be_skipped_and_says_so(cap):
 
 
 def test_repair_is_logged_with_both_hashes():
-    from pmd_envelope.mesh_io import repair_mesh
+    from pmd_envelope.repair import repair_mesh
 
     mesh = load_mesh(REAL_MESHES / "multibody.stl", "mm")
     fixed, log = repair_mesh(mesh)

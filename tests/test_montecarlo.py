@@ -8,14 +8,14 @@ from scipy import stats
 
 from envelope_builder import continuous, expression_metric, make_envelope
 from pmd_envelope.settings import DEFAULT_SETTINGS
-from pmd_envelope.worstcase import build_problem, clopper_pearson, monte_carlo, sensitivities
+from pmd_envelope.worstcase import build_search_space, clopper_pearson, monte_carlo, sensitivities
 
 N = 200_000
 
 
-def _problem(tmp_path, body, expr, cfg, limit, sense="min"):
+def _space(tmp_path, body, expr, cfg, limit, sense="min"):
     env = make_envelope(tmp_path, body + expression_metric(expr, cfg, limit=limit, sense=sense))
-    return build_problem(env, env.metrics[0], {})
+    return build_search_space(env, env.metrics[0], {})
 
 
 def _inside(mc, p):
@@ -27,7 +27,7 @@ def _inside(mc, p):
 
 def test_normal_variable_through_linear_model(tmp_path):
     # m = 100 + 10 x, x ~ N(0.2, 1): P(m < 85) = Phi((-1.5 - 0.2) / 1)
-    p = _problem(tmp_path, continuous("x", -5.0, 5.0, 'distribution = "normal"\nmean = 0.2\nsd = 1.0'),
+    p = _space(tmp_path, continuous("x", -5.0, 5.0, 'distribution = "normal"\nmean = 0.2\nsd = 1.0'),
                  "100 + 10 * x", {"x": 0.0}, 85.0)
     mc = monte_carlo(p, DEFAULT_SETTINGS, 1, samples=N)
     _inside(mc, stats.norm.cdf(-1.7))
@@ -36,7 +36,7 @@ def test_normal_variable_through_linear_model(tmp_path):
 
 def test_truncated_normal_and_sense_max(tmp_path):
     # x ~ N(0, 1) truncated to [-1, 2]; m = x must stay <= 1: P(x > 1) = (Phi(2) - Phi(1)) / (Phi(2) - Phi(-1))
-    p = _problem(tmp_path, continuous("x", -1.0, 2.0, 'distribution = "truncated_normal"\nmean = 0.0\nsd = 1.0'),
+    p = _space(tmp_path, continuous("x", -1.0, 2.0, 'distribution = "truncated_normal"\nmean = 0.0\nsd = 1.0'),
                  "x", {"x": 0.0}, 1.0, sense="max")
     mc = monte_carlo(p, DEFAULT_SETTINGS, 2, samples=N)
     phi = stats.norm.cdf
@@ -48,7 +48,7 @@ def test_uniform_default_and_categorical_weights(tmp_path):
             + '\n[variables.mc]\nkind = "categorical"\nreference = "t"\nweights = { a = 0.3, b = 0.7 }\n'
               '[variables.mc.levels.a]\nq = 0.0\n[variables.mc.levels.b]\nq = 1.0\n')
     # fails when x < 0.25 (any level) or when level a (q = 0) and x < 0.75: P = 0.25 + 0.3 * 0.5 = 0.4
-    p = _problem(tmp_path, body, "where(q > 0.5, x - 0.25, x - 0.75)", {"x": 0.0, "mc": "a"}, 0.0)
+    p = _space(tmp_path, body, "where(q > 0.5, x - 0.25, x - 0.75)", {"x": 0.0, "mc": "a"}, 0.0)
     mc = monte_carlo(p, DEFAULT_SETTINGS, 3, samples=N)
     _inside(mc, 0.4)
     assert mc.as_dict()["distributions"] == {
@@ -56,7 +56,7 @@ def test_uniform_default_and_categorical_weights(tmp_path):
 
 
 def test_no_failure_gives_an_upper_bound(tmp_path):
-    p = _problem(tmp_path, continuous("x", 0.0, 1.0), "x + 1", {"x": 0.0}, 0.5)
+    p = _space(tmp_path, continuous("x", 0.0, 1.0), "x + 1", {"x": 0.0}, 0.5)
     mc = monte_carlo(p, DEFAULT_SETTINGS, 4, samples=1000)
     assert mc.failures == 0 and mc.upper_bound_only
     assert mc.interval == (0.0, pytest.approx(1 - 0.05 ** (1 / 1000)))
@@ -73,7 +73,7 @@ def test_clopper_pearson_reference_values():
 
 
 def test_seeded_and_independent_of_block_size_only_through_the_seed(tmp_path):
-    p = _problem(tmp_path, continuous("x", -5.0, 5.0, 'distribution = "normal"\nmean = 0.0\nsd = 1.0'),
+    p = _space(tmp_path, continuous("x", -5.0, 5.0, 'distribution = "normal"\nmean = 0.0\nsd = 1.0'),
                  "x", {"x": 0.0}, -1.0)
     a = monte_carlo(p, DEFAULT_SETTINGS, 11, samples=50_000)
     b = monte_carlo(p, DEFAULT_SETTINGS, 11, samples=50_000)
@@ -88,7 +88,7 @@ def test_sensitivities_of_a_linear_model(tmp_path):
     body = (continuous("x", -1.0, 3.0, "nominal = 0.0") + continuous("y", 0.0, 1.0)
             + '\n[variables.lot]\nkind = "categorical"\nreference = "t"\nnominal = "b"\n'
               '[variables.lot.levels.a]\nq = 5.0\n[variables.lot.levels.b]\nq = 0.0\n[variables.lot.levels.c]\nq = -2.0\n')
-    p = _problem(tmp_path, body, "2 * x - 10 * y + q", {"x": 0.0, "y": 0.0, "lot": "a"}, 0.0)
+    p = _space(tmp_path, body, "2 * x - 10 * y + q", {"x": 0.0, "y": 0.0, "lot": "a"}, 0.0)
     s = sensitivities(p)
     base = 2 * 0.0 - 10 * 0.5 + 0.0
     assert s.baseline == base and dict(s.baseline_configuration) == {"lot": "b", "x": 0.0, "y": 0.5}

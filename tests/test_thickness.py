@@ -170,7 +170,7 @@ def test_inscribed_sphere_not_converged_is_flagged():
 def test_face_grid_is_a_superset_of_box_overlaps():
     # the float64 re-check builds its R-tree only from the faces FaceGrid.near returns: every
     # face whose box meets a query box must be among them, whatever the box sizes
-    from pmd_envelope.measure.rays import FaceGrid, face_boxes
+    from pmd_envelope.rays import FaceGrid, face_boxes
 
     mesh = spherical_cap_plate(80.0, 2.0, cap_half_angle_for_span(80.0, 2.0, 100.0), rings=24, segments=96)
     lo, hi = face_boxes(mesh.vertices, mesh.faces)
@@ -188,7 +188,7 @@ def test_face_grid_is_a_superset_of_box_overlaps():
 
 
 def test_exact_caster_on_a_face_subset_matches_the_whole_mesh():
-    from pmd_envelope.measure.rays import ExactCaster, FaceGrid, face_boxes
+    from pmd_envelope.rays import ExactCaster, FaceGrid, face_boxes
     from pmd_envelope.measure.thickness import face_rays
 
     mesh = spherical_cap_plate(80.0, 2.0, cap_half_angle_for_span(80.0, 2.0, 100.0), rings=24, segments=96)
@@ -221,7 +221,7 @@ VERTEX_FLOAT_TOL = 1e-4
 
 
 def _sagitta(mesh, radius):
-    from pmd_envelope.integrity import mesh_face_geometry
+    from pmd_envelope.geometry import mesh_face_geometry
 
     v, f = mesh.vertices, mesh.faces
     on = (np.abs(np.linalg.norm(v[f], axis=2) - radius) < 1e-9).all(axis=1)

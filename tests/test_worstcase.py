@@ -56,7 +56,7 @@ from dataclasses import replace  # noqa: E402
 from envelope_builder import continuous, expression_metric, make_envelope  # noqa: E402
 from pmd_envelope.errors import EnvelopeError  # noqa: E402
 from pmd_envelope.settings import DEFAULT_SETTINGS  # noqa: E402
-from pmd_envelope.worstcase import build_problem, search, worst_case  # noqa: E402
+from pmd_envelope.worstcase import build_search_space, search, worst_case  # noqa: E402
 
 LINEAR = {"a": (1.0, 2.0, 3.0), "b": (-1.0, 0.5, -2.0), "c": (0.0, 4.0, 0.5), "d": (2.0, 3.0, -1.5)}
 
@@ -84,7 +84,7 @@ def test_monotone_model_worst_corner_is_known(tmp_path, sense):
 
 def test_chunked_corners_match_one_block(tmp_path):
     env = _linear_envelope(tmp_path)
-    p = build_problem(env, env.metrics[0], {})
+    p = build_search_space(env, env.metrics[0], {})
     one = search(p, DEFAULT_SETTINGS)
     tiny = search(p, replace(DEFAULT_SETTINGS, corner_chunk=2))
     assert (tiny.value, tiny.point, tiny.evaluations) == (one.value, one.point, one.evaluations)

@@ -4,14 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pmd_envelope.integrity import IntegrityReport, SelfCheck, check_integrity, with_self_check
+from pmd_envelope.envelope import Envelope
+from pmd_envelope.geometry import MeshData
+from pmd_envelope.integrity import IntegrityReport, SelfIntersectionCheck, check_integrity, with_self_check
 from pmd_envelope.measure.extents import measure_extents
+from pmd_envelope.measure.fit import measure_fit
+from pmd_envelope.measure.holes import measure_holes
+from pmd_envelope.measure.overhang import measure_overhang
 from pmd_envelope.measure.records import Measurement
-from pmd_envelope.measure.thickness import ThicknessField, ray_thickness
-from pmd_envelope.mesh_io import MeshData
+from pmd_envelope.measure.thickness import ThicknessField, ray_thickness, sphere_thickness
 from pmd_envelope.settings import Settings
 
-__all__ = ["MeshMeasurements", "measure_mesh"]
+__all__ = ["MeshMeasurements", "measure_design", "measure_mesh", "THICKNESS_METHODS"]
+
+#: Methods of ``wall_thickness`` an envelope may name (docs/formats.md).
+THICKNESS_METHODS = ("ray", "max_sphere")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -50,16 +57,11 @@ def measure_mesh(mesh: MeshData, settings: Settings, *, expected_bodies: int | N
         Gap limit [mm] of the contact fraction (the envelope's ``anatomy_gap`` maximum);
         ``settings.anatomy_gap_limit_mm`` when omitted.
     """
-    from pmd_envelope.measure.fit import measure_fit
-    from pmd_envelope.measure.holes import measure_holes
-    from pmd_envelope.measure.overhang import measure_overhang
-    from pmd_envelope.measure.thickness import sphere_thickness
-
-    if thickness_method not in ("ray", "max_sphere"):
+    if thickness_method not in THICKNESS_METHODS:
         raise ValueError(f"unknown thickness method '{thickness_method}'")
     # the self-intersection check runs in a worker process on the other core while the rest is
     # measured here; its result joins the integrity report at the end
-    with SelfCheck(mesh.vertices, mesh.faces) as pending:
+    with SelfIntersectionCheck(mesh.vertices, mesh.faces) as pending:
         extents = measure_extents(mesh, settings)
         span = extents[0].value
         # without an envelope the unit check still runs, on the default window for
@@ -84,3 +86,29 @@ def measure_mesh(mesh: MeshData, settings: Settings, *, expected_bodies: int | N
                 measurements += measure_fit(mesh, anatomy, gap_limit=limit, contact_angle_deg=settings.contact_angle_deg)
         integrity = with_self_check(integrity, pending.result())
     return MeshMeasurements(integrity=integrity, measurements=measurements, thickness=thickness)
+
+
+def measure_design(mesh: MeshData, settings: Settings, envelope: Envelope | None = None, *,
+                   anatomy: MeshData | None = None, thickness_method: str | None = None) -> MeshMeasurements:
+    """Gate and measure a design mesh with the choices its envelope makes.
+
+    The envelope gives the expected body count, the plausible size, the ``wall_thickness``
+    method and the ``anatomy_gap`` limit of the contact fraction; without an envelope the body
+    count is not checked and the defaults apply (``settings.default_plausible_size_mm`` for the
+    unit check, ``ray``, ``settings.anatomy_gap_limit_mm``).
+    :func:`pmd_envelope.pipeline.validate` and ``pmd-envelope measure`` both measure this way.
+
+    Parameters
+    ----------
+    envelope : Envelope, optional
+    anatomy : MeshData, optional
+        The patient's anatomy in the design's frame.
+    thickness_method : {"ray", "max_sphere"}, optional
+        Overrides the envelope's method for ``wall_thickness``.
+    """
+    params = {p.name: p for p in envelope.parameters} if envelope is not None else {}
+    wall, gap = params.get("wall_thickness"), params.get("anatomy_gap")
+    method = thickness_method or (wall.method if wall is not None else "ray")
+    return measure_mesh(mesh, settings, expected_bodies=envelope.expected_bodies if envelope is not None else None,
+                        plausible_size=envelope.plausible_size if envelope is not None else None,
+                        thickness_method=method, anatomy=anatomy, gap_limit=gap.max if gap is not None else None)

@@ -34,10 +34,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pmd_envelope.integrity import mesh_face_geometry
+from pmd_envelope.geometry import mesh_face_geometry
 from pmd_envelope.measure.holes import smooth_patches
 from pmd_envelope.measure.records import Measurement
-from pmd_envelope.mesh_io import MeshData
+from pmd_envelope.geometry import MeshData
 from pmd_envelope.settings import DEFAULT_SETTINGS, Settings
 
 __all__ = ["CurvatureFit", "bone_surface_fit", "concave_surface_radius", "measure_curvature", "sphere_fit"]

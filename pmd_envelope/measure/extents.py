@@ -5,10 +5,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from pmd_envelope.integrity import mesh_face_geometry, mesh_signed_volume
+from pmd_envelope.geometry import MeshData, mesh_face_geometry, mesh_signed_volume
 from pmd_envelope.measure.curvature import concave_surface_radius, measure_curvature, sphere_fit
 from pmd_envelope.measure.records import Measurement
-from pmd_envelope.mesh_io import MeshData
 from pmd_envelope.settings import DEFAULT_SETTINGS, Settings
 
 # sphere_fit and concave_surface_radius live in measure.curvature; re-exported for existing callers

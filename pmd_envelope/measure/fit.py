@@ -14,9 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from pmd_envelope.integrity import mesh_face_geometry
+from pmd_envelope.geometry import MeshData, mesh_face_geometry
 from pmd_envelope.measure.records import Measurement, Witness
-from pmd_envelope.mesh_io import MeshData
 
 __all__ = ["contact_gaps", "measure_fit"]
 

@@ -29,9 +29,8 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from pmd_envelope.integrity import mesh_face_geometry
+from pmd_envelope.geometry import MeshData, count_bodies, mesh_face_geometry
 from pmd_envelope.measure.records import Measurement, Witness
-from pmd_envelope.mesh_io import MeshData
 
 __all__ = ["Hole", "find_through_holes", "measure_holes", "smooth_patches", "circle_fit"]
 
@@ -168,7 +167,7 @@ def find_through_holes(mesh: MeshData, feature_angle_deg: float, *,
                        bodies: int | None = None) -> tuple[list[Hole], int]:
     """Through-holes of the plate and the genus of the mesh (sum over bodies).
 
-    ``bodies`` is ``integrity.count_bodies`` of the mesh when already known (the integrity
+    ``bodies`` is ``geometry.count_bodies`` of the mesh when already known (the integrity
     report holds it); counted here otherwise. Returns ``([], genus)`` when the mesh has fewer
     than two smooth patches.
     """
@@ -183,7 +182,6 @@ def find_through_holes(mesh: MeshData, feature_angle_deg: float, *,
     used = np.zeros(len(v), dtype=bool)
     used[f.reshape(-1)] = True
     if bodies is None:
-        from pmd_envelope.integrity import count_bodies
         bodies = count_bodies(v, f)
     genus = int(round(bodies - (int(used.sum()) - ne + len(f)) / 2))
     labels = _smooth_patches(f, normals, edges, feature_angle_deg)

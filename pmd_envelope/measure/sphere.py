@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from pmd_envelope.integrity import mesh_face_geometry
-from pmd_envelope.mesh_io import MeshData
+from pmd_envelope.geometry import MeshData, mesh_face_geometry
+from pmd_envelope.rays import looks_back
 
 __all__ = ["shrinking_ball"]
 
@@ -70,8 +70,6 @@ def shrinking_ball(mesh: MeshData, points: np.ndarray, inward: np.ndarray, r0: n
 
 def sphere_edge_zone(mesh: MeshData, start_faces: np.ndarray, touch_faces: np.ndarray, opposing_angle_deg: float):
     """True where the ball was stopped by a face not looking back at the start face."""
-    from pmd_envelope.measure.rays import looks_back
-
     n = mesh_face_geometry(mesh)[0]
     _, opposing = looks_back(n, touch_faces, -n[start_faces], opposing_angle_deg)
     return ~opposing

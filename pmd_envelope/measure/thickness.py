@@ -9,7 +9,7 @@ reported wall thickness, so sharp edges do not fake thin walls. The minimum is r
 without the zone.
 
 Rays start exactly at the centroid and the start face is excluded (see
-:mod:`pmd_envelope.measure.rays`): no fixed origin offset decides what counts as a wall. The fast
+:mod:`pmd_envelope.rays`): no fixed origin offset decides what counts as a wall. The fast
 engine is Embree (embreex, float32); an exact float64 engine gives the same numbers within
 ``engine_tolerance_mm`` (asserted on every test shape) and re-measures the thinnest faces, so the
 reported minimum and witness are float64. The record names the engine and the tolerance.
@@ -27,9 +27,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pmd_envelope.integrity import mesh_face_geometry
+from pmd_envelope.geometry import MeshData, mesh_face_geometry
 from pmd_envelope.measure.records import Measurement, Witness
-from pmd_envelope.mesh_io import MeshData
+from pmd_envelope.measure.sphere import shrinking_ball, sphere_edge_zone
+from pmd_envelope.rays import EmbreeCaster, ExactCaster, FaceGrid, face_boxes, looks_back
 from pmd_envelope.settings import Settings
 
 __all__ = ["ThicknessField", "VertexThicknessField", "ray_thickness", "sphere_thickness", "vertex_pseudonormals",
@@ -150,8 +151,6 @@ def cast_face_rays(mesh: MeshData, settings: Settings, engine: str | None = None
     is reused when given (either engine); ``geometry`` is :func:`face_rays` of the mesh, when
     already computed.
     """
-    from pmd_envelope.measure.rays import EmbreeCaster, ExactCaster
-
     engine = engine or settings.ray_engine
     centroids, inward, _, valid = geometry if geometry is not None else face_rays(mesh)
     if ids is None:
@@ -207,8 +206,6 @@ def ray_thickness(mesh: MeshData, settings: Settings, engine: str | None = None)
     >>> abs(field.measurement.value - 3.0) < 0.01
     True
     """
-    from pmd_envelope.measure.rays import EmbreeCaster, ExactCaster, FaceGrid, face_boxes, looks_back
-
     engine = engine or settings.ray_engine
     f = mesh.faces
     geometry = face_rays(mesh)  # once: every cast below reuses it
@@ -325,8 +322,6 @@ def vertex_ray_thickness(mesh: MeshData, settings: Settings, engine: str | None 
     >>> abs(field.minimum - 3.0) < 0.01
     True
     """
-    from pmd_envelope.measure.rays import EmbreeCaster, ExactCaster, looks_back
-
     engine = engine or settings.ray_engine
     v, f = mesh.vertices, mesh.faces
     direction = -vertex_pseudonormals(mesh)
@@ -384,8 +379,6 @@ def sphere_thickness(mesh: MeshData, settings: Settings, ray: ThicknessField | N
     -----
     See :mod:`pmd_envelope.measure.sphere` for the method (Ma et al. 2012; Inui et al. 2016).
     """
-    from pmd_envelope.measure.sphere import shrinking_ball, sphere_edge_zone
-
     ray = ray if ray is not None else ray_thickness(mesh, settings)
     centroids, inward, areas, _ = face_rays(mesh)
     wall = np.flatnonzero(~ray.edge_zone & np.isfinite(ray.per_face))

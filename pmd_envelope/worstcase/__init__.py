@@ -14,9 +14,9 @@ from pmd_envelope.worstcase.metric import Coverage, WorstCase, construct_value, 
 from pmd_envelope.worstcase.montecarlo import MonteCarlo, Sensitivities, clopper_pearson, monte_carlo, sensitivities
 from pmd_envelope.worstcase.selfcheck import EnvelopeWorstCase, envelope_worst_case, envelope_worst_cases
 from pmd_envelope.worstcase.search import Monotonicity, Refinement, SearchResult, check_monotonicity, search
-from pmd_envelope.worstcase.space import Dimension, Problem, build_problem
+from pmd_envelope.worstcase.space import Dimension, SearchSpace, build_search_space
 
 __all__ = ["WorstCase", "Coverage", "worst_case", "worst_cases", "construct_value", "evaluate_metric",
            "MonteCarlo", "Sensitivities", "clopper_pearson", "monte_carlo", "sensitivities", "Monotonicity",
-           "Refinement", "SearchResult", "check_monotonicity", "search", "Dimension", "Problem", "build_problem",
+           "Refinement", "SearchResult", "check_monotonicity", "search", "Dimension", "SearchSpace", "build_search_space",
            "EnvelopeWorstCase", "envelope_worst_case", "envelope_worst_cases"]

@@ -17,7 +17,7 @@ from pmd_envelope.envelope import Envelope, Metric
 from pmd_envelope.settings import DEFAULT_SETTINGS, Settings
 from pmd_envelope.worstcase.montecarlo import MonteCarlo, Sensitivities, monte_carlo, sensitivities
 from pmd_envelope.worstcase.search import Monotonicity, Refinement, search
-from pmd_envelope.worstcase.space import Problem, build_problem
+from pmd_envelope.worstcase.space import SearchSpace, build_search_space
 
 __all__ = ["WorstCase", "Coverage", "worst_case", "worst_cases", "construct_value", "evaluate_metric",
            "format_configuration"]
@@ -82,16 +82,16 @@ def evaluate_metric(envelope: Envelope, metric: Metric, values: dict) -> float:
     Categorical variables are given by level name, continuous and coupled ones by value.
     """
     names = {p.name for p in envelope.parameters}
-    problem = build_problem(envelope, metric, {k: float(v) for k, v in values.items() if k in names})
-    return _at(problem, values)
+    space = build_search_space(envelope, metric, {k: float(v) for k, v in values.items() if k in names})
+    return _at(space, values)
 
 
-def _at(problem: Problem, values: dict) -> float:
+def _at(space: SearchSpace, values: dict) -> float:
     point = []
-    for d in problem.dims:
+    for d in space.dims:
         x = values[d.name]
         point.append(np.asarray(d.levels.index(x) if not d.continuous else float(x)))
-    return float(problem.evaluate(point)[0])
+    return float(space.evaluate(point)[0])
 
 
 def construct_value(envelope: Envelope, metric: Metric) -> float:
@@ -135,17 +135,17 @@ def worst_case(envelope: Envelope, metric: Metric, design: dict[str, float],
         construct, the search evidence, the Monte Carlo probability and the sensitivities.
     """
     seed = settings.rng_seed if rng is None else rng
-    problem = build_problem(envelope, metric, design)
-    found = search(problem, settings, seed)
+    space = build_search_space(envelope, metric, design)
+    found = search(space, settings, seed)
     worst = found.value
     margin = metric.margin(worst, metric.limit)
     mc = sens = None
     if monte_carlo_samples != 0:
-        mc = monte_carlo(problem, settings, seed, samples=monte_carlo_samples)
-        sens = sensitivities(problem)
+        mc = monte_carlo(space, settings, seed, samples=monte_carlo_samples)
+        sens = sensitivities(space)
     return WorstCase(metric=metric.name, model=metric.model, value=worst, unit=metric.unit, limit=metric.limit,
                      sense=metric.sense, margin=margin, passed=margin >= 0,
-                     limiting_configuration=problem.configuration(found.point), method=found.method,
+                     limiting_configuration=space.configuration(found.point), method=found.method,
                      evaluations=found.evaluations, coverage=_coverage(envelope, metric, worst), exact=found.exact,
                      monotonicity=found.monotonicity, refinement=found.refinement, monte_carlo=mc,
                      sensitivities=sens)

@@ -13,7 +13,7 @@ import numpy as np
 from scipy import special, stats
 
 from pmd_envelope.settings import DEFAULT_SETTINGS, Settings
-from pmd_envelope.worstcase.space import Dimension, Problem
+from pmd_envelope.worstcase.space import Dimension, SearchSpace
 
 __all__ = ["MonteCarlo", "Sensitivity", "Sensitivities", "monte_carlo", "clopper_pearson", "sensitivities",
            "sample_dimension"]
@@ -109,12 +109,12 @@ def sample_dimension(d: Dimension, n: int, rng: np.random.Generator) -> np.ndarr
     return np.clip(dist.mean + dist.sd * special.ndtri(a + (b - a) * rng.random(n)), d.lo, d.hi)
 
 
-def monte_carlo(problem: Problem, settings: Settings = DEFAULT_SETTINGS, rng=None, *, samples: int | None = None) -> MonteCarlo:
+def monte_carlo(space: SearchSpace, settings: Settings = DEFAULT_SETTINGS, rng=None, *, samples: int | None = None) -> MonteCarlo:
     """Probability that the metric falls below (sense ``min``) or above (``max``) its limit.
 
     Parameters
     ----------
-    problem : Problem
+    space : SearchSpace
     settings : Settings
         ``monte_carlo_samples``, ``monte_carlo_confidence``, ``corner_chunk`` (block size).
     rng : int or numpy.random.Generator, optional
@@ -134,13 +134,13 @@ def monte_carlo(problem: Problem, settings: Settings = DEFAULT_SETTINGS, rng=Non
     seed = settings.rng_seed if rng is None else rng
     rng = np.random.default_rng(seed)
     n = int(samples or settings.monte_carlo_samples)
-    limit, sign = problem.metric.limit, problem.sign
+    limit, sign = space.metric.limit, space.sign
     failures, total, total_sq = 0, 0.0, 0.0
     for start in range(0, n, settings.corner_chunk):
         m = min(settings.corner_chunk, n - start)
         # broadcast: a metric that depends on no variable evaluates to one value
-        vals = np.broadcast_to(problem.evaluate([sample_dimension(d, m, rng) for d in problem.dims]), (m,))
-        problem.check_finite(vals, "a Monte Carlo sample")
+        vals = np.broadcast_to(space.evaluate([sample_dimension(d, m, rng) for d in space.dims]), (m,))
+        space.check_finite(vals, "a Monte Carlo sample")
         failures += int(np.count_nonzero(sign * (vals - limit) < 0))
         total += float(vals.sum())
         total_sq += float(np.square(vals).sum())
@@ -150,7 +150,7 @@ def monte_carlo(problem: Problem, settings: Settings = DEFAULT_SETTINGS, rng=Non
     return MonteCarlo(samples=n, seed=int(seed) if isinstance(seed, (int, np.integer)) else None, failures=failures,
                       probability=failures / n, confidence=settings.monte_carlo_confidence, interval=(lo, hi),
                       upper_bound_only=one, mean=mean, std=std,
-                      distributions=tuple((d.name, d.describe_distribution()) for d in problem.dims))
+                      distributions=tuple((d.name, d.describe_distribution()) for d in space.dims))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -185,14 +185,14 @@ class Sensitivities:
                 "evaluations": self.evaluations, "variables": [s.as_dict() for s in self.variables]}
 
 
-def sensitivities(problem: Problem) -> Sensitivities:
+def sensitivities(space: SearchSpace) -> Sensitivities:
     """One-at-a-time sensitivities for a tornado chart, largest swing first.
 
     Continuous variables go to their bounds; a categorical variable takes every level, and its
     ``low``/``high`` are the levels giving the lowest/highest metric. All points are evaluated
     in one vectorised call.
     """
-    dims = problem.dims
+    dims = space.dims
     nominal = [d.nominal_value() for d in dims]
     rows: list[tuple[int, object]] = [(-1, None)]
     for j, d in enumerate(dims):
@@ -201,8 +201,8 @@ def sensitivities(problem: Problem) -> Sensitivities:
     for j, d in enumerate(dims):
         col = np.array([x if r == j else nominal[j] for r, x in rows], dtype=float if d.continuous else np.intp)
         cols.append(col)
-    vals = problem.evaluate(cols) if rows else np.empty(0)
-    problem.check_finite(vals, "a one-at-a-time point")
+    vals = space.evaluate(cols) if rows else np.empty(0)
+    space.check_finite(vals, "a one-at-a-time point")
     base = float(vals[0])
     out = []
     k = 1
@@ -218,5 +218,5 @@ def sensitivities(problem: Problem) -> Sensitivities:
                                high=d.label(cand[hi_i]), metric_at_low=float(v[lo_i]), metric_at_high=float(v[hi_i]),
                                baseline=base, swing=float(abs(v[hi_i] - v[lo_i]))))
     out.sort(key=lambda s: (-s.swing, s.variable))
-    return Sensitivities(baseline=base, baseline_configuration=problem.configuration(nominal),
+    return Sensitivities(baseline=base, baseline_configuration=space.configuration(nominal),
                          variables=tuple(out), evaluations=len(vals))

@@ -1,4 +1,4 @@
-"""Worst-case search over a :class:`~pmd_envelope.worstcase.space.Problem`.
+"""Worst-case search over a :class:`~pmd_envelope.worstcase.space.SearchSpace`.
 
 Three methods, chosen by the size of the box and the shape of the model:
 
@@ -27,7 +27,7 @@ from scipy.optimize import minimize
 
 from pmd_envelope.errors import EnvelopeError
 from pmd_envelope.settings import DEFAULT_SETTINGS, Settings
-from pmd_envelope.worstcase.space import Problem
+from pmd_envelope.worstcase.space import SearchSpace
 
 __all__ = ["Monotonicity", "Refinement", "SearchResult", "search", "check_monotonicity", "exhaustive_corners"]
 
@@ -90,7 +90,7 @@ def _rel_equal_or_better(a: float, b: float, tol: float) -> bool:
     return a >= b - tol * max(abs(a), abs(b), 1e-300)
 
 
-def exhaustive_corners(problem: Problem, settings: Settings = DEFAULT_SETTINGS, *, candidates=None, keep: int = 1):
+def exhaustive_corners(space: SearchSpace, settings: Settings = DEFAULT_SETTINGS, *, candidates=None, keep: int = 1):
     """Evaluate every corner in blocks and keep the ``keep`` worst.
 
     Returns
@@ -101,7 +101,7 @@ def exhaustive_corners(problem: Problem, settings: Settings = DEFAULT_SETTINGS, 
         The matching points (one scalar per dimension).
     evaluations : int
     """
-    dims = problem.dims
+    dims = space.dims
     cands = [np.asarray(c) for c in (candidates or [d.candidates() for d in dims])]
     sizes = [len(c) for c in cands]
     inner, block = 0, 1
@@ -116,10 +116,10 @@ def exhaustive_corners(problem: Problem, settings: Settings = DEFAULT_SETTINGS, 
     evaluations = 0
     for b, outer in enumerate(np.ndindex(*sizes[inner:])):
         cols = inner_cols + [cands[inner + j][o] for j, o in enumerate(outer)]
-        vals = problem.evaluate(cols)
+        vals = space.evaluate(cols)
         evaluations += len(vals)
-        problem.check_finite(vals, "a corner of the box")
-        obj = problem.sign * vals
+        space.check_finite(vals, "a corner of the box")
+        obj = space.sign * vals
         part = np.arange(len(obj)) if len(obj) <= keep else np.argpartition(obj, keep - 1)[:keep]
         merged_obj = np.concatenate([best_obj, obj[part]])
         merged_key = best_key + [(b, int(p), outer) for p in part]
@@ -134,7 +134,7 @@ def exhaustive_corners(problem: Problem, settings: Settings = DEFAULT_SETTINGS, 
     return best_obj, points, evaluations
 
 
-def check_monotonicity(problem: Problem, settings: Settings = DEFAULT_SETTINGS, rng=None, *,
+def check_monotonicity(space: SearchSpace, settings: Settings = DEFAULT_SETTINGS, rng=None, *,
                        seed: int | None = None) -> Monotonicity:
     """Monotonicity of the metric in each continuous dimension over the box.
 
@@ -147,7 +147,7 @@ def check_monotonicity(problem: Problem, settings: Settings = DEFAULT_SETTINGS, 
     if seed is None and isinstance(rng, (int, np.integer)):
         seed = int(rng)
     rng = np.random.default_rng(rng)
-    dims = problem.dims
+    dims = space.dims
     cont = [i for i, d in enumerate(dims) if d.continuous]
     m, g = settings.monotonicity_lines, settings.monotonicity_points
     if not cont:
@@ -161,8 +161,8 @@ def check_monotonicity(problem: Problem, settings: Settings = DEFAULT_SETTINGS, 
         if d.continuous:
             col[cont.index(j)] = d.lo + (d.hi - d.lo) * t[None, :]
         cols.append(col.ravel())
-    vals = problem.evaluate(cols)
-    problem.check_finite(vals, "a point of the box (monotonicity check)")
+    vals = space.evaluate(cols)
+    space.check_finite(vals, "a point of the box (monotonicity check)")
     vals = vals.reshape(shape)
     diff = np.diff(vals, axis=2)
     tol = settings.search_rel_tol * float(np.max(np.abs(vals)))
@@ -174,10 +174,10 @@ def check_monotonicity(problem: Problem, settings: Settings = DEFAULT_SETTINGS, 
     return Monotonicity(directions=tuple(directions), lines=m, points_per_line=g, evaluations=int(vals.size), seed=seed)
 
 
-def _uniform_points(problem: Problem, n: int, rng: np.random.Generator, corners: bool = False):
+def _uniform_points(space: SearchSpace, n: int, rng: np.random.Generator, corners: bool = False):
     """n uniform random points of the box (or of its corners), column-wise."""
     cols = []
-    for d in problem.dims:
+    for d in space.dims:
         if not d.continuous:
             cols.append(rng.integers(0, d.size, n))
         elif corners:
@@ -187,13 +187,13 @@ def _uniform_points(problem: Problem, n: int, rng: np.random.Generator, corners:
     return cols
 
 
-def _local(problem: Problem, start: tuple, cont: list[int]):
+def _local(space: SearchSpace, start: tuple, cont: list[int]):
     """L-BFGS-B on the continuous dimensions (unit box), categorical ones fixed at ``start``.
 
     The gradient is a forward difference evaluated for all dimensions in one vectorised call.
     Returns (objective, point, evaluations).
     """
-    dims = problem.dims
+    dims = space.dims
     lo = np.array([dims[j].lo for j in cont])
     width = np.array([dims[j].hi - dims[j].lo for j in cont])
     m = len(cont)
@@ -210,9 +210,9 @@ def _local(problem: Problem, start: tuple, cont: list[int]):
         steps = np.where(u + h <= 1.0, h, -h)
         uu = np.repeat(u[:, None], m + 1, axis=1)
         uu[np.arange(m), np.arange(1, m + 1)] += steps
-        v = problem.sign * problem.evaluate(columns(uu))
+        v = space.sign * space.evaluate(columns(uu))
         evals[0] += m + 1
-        problem.check_finite(v, "a point of the box (local search)")
+        space.check_finite(v, "a point of the box (local search)")
         return float(v[0]), (v[1:] - v[0]) / steps
 
     u0 = np.array([(start[j] - dims[j].lo) / (dims[j].hi - dims[j].lo) for j in cont], dtype=float)
@@ -222,44 +222,44 @@ def _local(problem: Problem, start: tuple, cont: list[int]):
     point = list(start)
     for r, j in enumerate(cont):
         point[j] = float(lo[r] + width[r] * u[r])
-    obj = float(problem.sign * problem.evaluate([np.asarray(x) for x in point])[0])
+    obj = float(space.sign * space.evaluate([np.asarray(x) for x in point])[0])
     return obj, tuple(point), evals[0] + 1
 
 
-def _refine(problem: Problem, settings: Settings, rng: np.random.Generator, seed, starts: list[tuple],
+def _refine(space: SearchSpace, settings: Settings, rng: np.random.Generator, seed, starts: list[tuple],
             best_obj: float, best_point: tuple, reason: str):
     """Multi-start local search from ``starts``, then the dense-sample check."""
-    cont = [i for i, d in enumerate(problem.dims) if d.continuous]
+    cont = [i for i, d in enumerate(space.dims) if d.continuous]
     corner_obj = best_obj
     evaluations = 0
     for s in starts:
-        obj, point, n = _local(problem, s, cont)
+        obj, point, n = _local(space, s, cont)
         evaluations += n
         if obj < best_obj - settings.search_rel_tol * abs(best_obj):
             best_obj, best_point = obj, point
-    cols = _uniform_points(problem, settings.dense_samples, rng)
-    dense = problem.sign * problem.evaluate(cols)
-    problem.check_finite(dense, "a point of the box (dense sample)")
+    cols = _uniform_points(space, settings.dense_samples, rng)
+    dense = space.sign * space.evaluate(cols)
+    space.check_finite(dense, "a point of the box (dense sample)")
     i = int(np.argmin(dense))
     found_worse = not _rel_equal_or_better(float(dense[i]), best_obj, settings.search_rel_tol)
     if found_worse:  # the sample found a worse basin: refine from it too
         s = tuple(c[i].item() for c in cols)
-        obj, point, n = _local(problem, s, cont)
+        obj, point, n = _local(space, s, cont)
         evaluations += n
         best_obj, best_point = (obj, point) if obj < dense[i] else (float(dense[i]), s)
     ref = Refinement(reason=reason, starts=len(starts), evaluations=evaluations,
-                     corner_value=problem.sign * corner_obj, refined_value=problem.sign * best_obj,
-                     dense_samples=settings.dense_samples, dense_worst=float(problem.sign * dense[i]),
+                     corner_value=space.sign * corner_obj, refined_value=space.sign * best_obj,
+                     dense_samples=settings.dense_samples, dense_worst=float(space.sign * dense[i]),
                      dense_found_worse=found_worse, seed=seed)
     return best_obj, best_point, ref
 
 
-def search(problem: Problem, settings: Settings = DEFAULT_SETTINGS, rng=None) -> SearchResult:
-    """The worst case of ``problem`` over its box.
+def search(space: SearchSpace, settings: Settings = DEFAULT_SETTINGS, rng=None) -> SearchResult:
+    """The worst case of ``space`` over its box.
 
     Parameters
     ----------
-    problem : Problem
+    space : SearchSpace
     settings : Settings
         ``max_corners`` chooses between exhaustive corners and monotone directions;
         ``corner_chunk``, ``monotonicity_*``, ``refine_starts``, ``dense_samples`` and
@@ -277,29 +277,29 @@ def search(problem: Problem, settings: Settings = DEFAULT_SETTINGS, rng=None) ->
     seed = settings.rng_seed if rng is None else rng
     rng = np.random.default_rng(seed)
     seed = int(seed) if isinstance(seed, (int, np.integer)) else None
-    dims = problem.dims
-    mono = check_monotonicity(problem, settings, rng, seed=seed)
+    dims = space.dims
+    mono = check_monotonicity(space, settings, rng, seed=seed)
     corners = math.prod(d.size for d in dims)
     cont = [i for i, d in enumerate(dims) if d.continuous]
     if corners <= settings.max_corners:
         keep = max(1, settings.refine_starts)
-        objs, points, evaluations = exhaustive_corners(problem, settings, keep=keep)
+        objs, points, evaluations = exhaustive_corners(space, settings, keep=keep)
         best_obj, best_point = float(objs[0]), points[0]
         method = f"exhaustive over {evaluations} corner configurations"
         starts = points
         verified = True
     else:
-        best_obj, best_point, evaluations, method, verified = _monotone_directions(problem, settings, rng, mono)
+        best_obj, best_point, evaluations, method, verified = _monotone_directions(space, settings, rng, mono)
         starts = [best_point]
     refinement = None
-    global_search = problem.metric.search == "global"
+    global_search = space.metric.search == "global"
     needs = bool(cont) and (global_search or not mono.monotone or (corners > settings.max_corners and not verified))
     if needs:
         centre = tuple((d.lo + d.hi) / 2 if d.continuous else x for d, x in zip(dims, best_point))
         bad = [n for n, d in mono.directions if d == NOT_MONOTONE]
         reason = ("search = \"global\" requested" if global_search else
                   f"not monotone in {', '.join(bad)}" if bad else "monotone directions not verified")
-        best_obj, best_point, refinement = _refine(problem, settings, rng, seed, list(starts) + [centre],
+        best_obj, best_point, refinement = _refine(space, settings, rng, seed, list(starts) + [centre],
                                                    best_obj, best_point, reason)
         evaluations += refinement.evaluations
         method += f"; refined by multi-start L-BFGS-B from {refinement.starts} starts ({reason})"
@@ -308,17 +308,17 @@ def search(problem: Problem, settings: Settings = DEFAULT_SETTINGS, rng=None) ->
     # exact: the corner argument holds (monotone, and every corner or verified directions); a
     # requested refinement of a monotone model does not make the corner result less exact
     exact = mono.monotone and verified
-    value = problem.sign * best_obj
+    value = space.sign * best_obj
     return SearchResult(value=float(value), point=best_point, method=method, evaluations=int(evaluations),
                         exact=exact, monotonicity=mono, refinement=refinement)
 
 
-def _monotone_directions(problem: Problem, settings: Settings, rng: np.random.Generator, mono: Monotonicity):
+def _monotone_directions(space: SearchSpace, settings: Settings, rng: np.random.Generator, mono: Monotonicity):
     """Worse bound of each continuous dimension from a one-at-a-time evaluation, verified.
 
     Returns (objective, point, evaluations, method, verified).
     """
-    dims = problem.dims
+    dims = space.dims
     cont = [i for i, d in enumerate(dims) if d.continuous]
     m = len(cont)
     # one batch: for each continuous dimension its low and high bound, others nominal
@@ -329,8 +329,8 @@ def _monotone_directions(problem: Problem, settings: Settings, rng: np.random.Ge
             r = cont.index(j)
             col[2 * r], col[2 * r + 1] = d.lo, d.hi
         cols.append(col)
-    oat = problem.sign * problem.evaluate(cols)
-    problem.check_finite(oat, "a one-at-a-time point")
+    oat = space.sign * space.evaluate(cols)
+    space.check_finite(oat, "a one-at-a-time point")
     evaluations = 2 * m
     worse_lo = oat[0::2] <= oat[1::2]
     directions = dict(mono.directions)
@@ -338,17 +338,17 @@ def _monotone_directions(problem: Problem, settings: Settings, rng: np.random.Ge
     agree = True
     for r, j in enumerate(cont):
         d = directions[dims[j].name]
-        objective_up = (d == INCREASING) == (problem.sign > 0)
+        objective_up = (d == INCREASING) == (space.sign > 0)
         if d == NOT_MONOTONE or (d != CONSTANT and bool(worse_lo[r]) != objective_up):
             agree = False
     cands = [np.array([d.lo if worse_lo[cont.index(j)] else d.hi]) if d.continuous else d.candidates()
              for j, d in enumerate(dims)]
     n_cat = math.prod(len(c) for c in cands)
     if n_cat > settings.max_corners:
-        raise EnvelopeError(problem.envelope_path, f"{n_cat} combinations of categorical levels exceed max_corners "
+        raise EnvelopeError(space.envelope_path, f"{n_cat} combinations of categorical levels exceed max_corners "
                                                    f"({settings.max_corners}); merge levels or split the metric",
-                            f"metrics.{problem.metric.name}")
-    objs, points, n = exhaustive_corners(problem, settings, candidates=cands, keep=1)
+                            f"metrics.{space.metric.name}")
+    objs, points, n = exhaustive_corners(space, settings, candidates=cands, keep=1)
     evaluations += n
     best_obj, best_point = float(objs[0]), points[0]
     # verification 1: flipping any one continuous variable at the result is not worse
@@ -359,10 +359,10 @@ def _monotone_directions(problem: Problem, settings: Settings, rng: np.random.Ge
             r = cont.index(j)
             col[r] = d.hi if best_point[j] == d.lo else d.lo
         flip.append(col)
-    fv = problem.sign * problem.evaluate(flip) if m else np.empty(0)
+    fv = space.sign * space.evaluate(flip) if m else np.empty(0)
     # verification 2: a dense sample of random corners is not worse
-    dcols = _uniform_points(problem, settings.dense_samples, rng, corners=True)
-    dv = problem.sign * problem.evaluate(dcols)
+    dcols = _uniform_points(space, settings.dense_samples, rng, corners=True)
+    dv = space.sign * space.evaluate(dcols)
     evaluations += m
     verified = agree and bool(np.all(fv >= best_obj - settings.search_rel_tol * abs(best_obj))) and bool(
         np.all(dv >= best_obj - settings.search_rel_tol * abs(best_obj)))

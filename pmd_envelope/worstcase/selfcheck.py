@@ -15,7 +15,7 @@ from pmd_envelope.envelope import Envelope, Metric
 from pmd_envelope.settings import DEFAULT_SETTINGS, Settings
 from pmd_envelope.worstcase.metric import construct_value, format_configuration
 from pmd_envelope.worstcase.search import search
-from pmd_envelope.worstcase.space import build_problem
+from pmd_envelope.worstcase.space import build_search_space
 
 __all__ = ["EnvelopeWorstCase", "envelope_worst_case", "envelope_worst_cases"]
 
@@ -88,15 +88,15 @@ def envelope_worst_case(envelope: Envelope, metric: Metric, settings: Settings =
             construct_configuration=metric.tested.configuration, covered=None, coverage_margin=None, notes=(),
             warnings=(f"{metric.name}: the envelope's worst case cannot be found: parameter {p.name} has no {side} "
                       f"(parameters.{p.name}); add the limit so the tested construct can be shown to cover it",))
-    problem = build_problem(envelope, metric, envelope_parameters=True)
-    found = search(problem, settings, settings.rng_seed if rng is None else rng)
+    space = build_search_space(envelope, metric, envelope_parameters=True)
+    found = search(space, settings, settings.rng_seed if rng is None else rng)
     worst = found.value
     tol = settings.search_rel_tol * max(abs(worst), abs(construct))
     # covered: the construct is at least as weak as the worst case (min) / as large (max)
     cov = metric.margin(worst, construct)
     covered = cov >= -tol
     lim = metric.margin(worst, metric.limit)
-    cfg = problem.configuration(found.point)
+    cfg = space.configuration(found.point)
     warnings, notes = [], []
     if not covered:
         warnings.append(

@@ -19,7 +19,7 @@ from pmd_envelope.errors import EnvelopeError
 from pmd_envelope.expressions import Expression
 from pmd_envelope.models import MODELS
 
-__all__ = ["Dimension", "Problem", "build_problem"]
+__all__ = ["Dimension", "SearchSpace", "build_search_space"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -76,7 +76,7 @@ class Dimension:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
-class Problem:
+class SearchSpace:
     """A metric as a function of its dimensions, with the fixed values (design, constants)."""
 
     envelope_path: str
@@ -132,8 +132,8 @@ def _used(envelope: Envelope, metric: Metric):
     return tuple(v for v in envelope.variables if v.name in used or set(v.quantities) & used)
 
 
-def build_problem(envelope: Envelope, metric: Metric, design: dict[str, float] | None = None, *,
-                  envelope_parameters: bool = False) -> Problem:
+def build_search_space(envelope: Envelope, metric: Metric, design: dict[str, float] | None = None, *,
+                       envelope_parameters: bool = False) -> SearchSpace:
     """The search space of ``metric``.
 
     Parameters
@@ -175,4 +175,4 @@ def build_problem(envelope: Envelope, metric: Metric, design: dict[str, float] |
         else:
             dims.append(Dimension(name=v.name, kind=v.kind, unit=v.unit or "", lo=v.min, hi=v.max, nominal=v.nominal,
                                   derived=v.derived, distribution=v.distribution))
-    return Problem(envelope_path=envelope.path, metric=metric, dims=tuple(dims), fixed=fixed)
+    return SearchSpace(envelope_path=envelope.path, metric=metric, dims=tuple(dims), fixed=fixed)

@@ -83,6 +83,8 @@ class EmbreeCaster:
     engine = "embree-float32"
 
     def __init__(self, vertices: np.ndarray, faces: np.ndarray, recast_step: float):
+        # deferred (here and rtree below): compiled libraries that the CLI's other commands never
+        # need, imported on first use to keep start-up short
         from embreex import rtcore_scene
         from embreex.mesh_construction import TriangleMesh
 

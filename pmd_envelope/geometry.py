@@ -1,0 +1,147 @@
+"""Mesh geometry: the mesh record and the per-face quantities every stage shares.
+
+:class:`MeshData` is what the loaders (:mod:`pmd_envelope.mesh_io`) return and every stage
+reads. The helpers here (normals, areas, signed volume, connected shells) are pure functions of
+the arrays, used by the integrity gate and by every measurement family; they sit at the bottom of
+the package so that nothing they need imports back up.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.sparse import coo_matrix
+from scipy.sparse.csgraph import connected_components
+
+__all__ = ["MeshData", "Welding", "triangle_areas", "face_normals", "mesh_face_geometry", "mesh_signed_volume",
+           "signed_volume", "count_bodies"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Welding:
+    """What reading did to make corners one vertex (see :mod:`pmd_envelope.mesh_io`).
+
+    Attributes
+    ----------
+    relative_tolerance : float
+        Tolerance as a fraction of the largest extent [-].
+    tolerance : float
+        The tolerance in the file's unit (before scaling to mm).
+    corners : int
+        Face corners read (3 per triangle).
+    identical_vertices : int
+        Distinct vertices after identity (bit-identical corners one vertex).
+    welded : int
+        Vertices merged into another beyond bit-identity (0 when the file needed none).
+    max_distance : float
+        Largest distance between a welded vertex and the vertex it joined [file unit].
+    unwelded_groups : int
+        Groups of corners within the tolerance of each other in a chain longer than the
+        tolerance: left as they are (a welded group is never wider than the tolerance).
+    """
+
+    relative_tolerance: float
+    tolerance: float
+    corners: int
+    identical_vertices: int
+    welded: int
+    max_distance: float
+    unwelded_groups: int
+
+    def as_dict(self) -> dict:
+        return {k: getattr(self, k) for k in self.__slots__}
+
+
+@dataclass(frozen=True, slots=True, kw_only=True, eq=False)
+class MeshData:
+    """A triangle mesh in millimetres, as read (corners made one vertex as :mod:`pmd_envelope.mesh_io` says).
+
+    Attributes
+    ----------
+    vertices : numpy.ndarray, (n, 3) float64 [mm]
+    faces : numpy.ndarray, (m, 3) int64
+    path : str
+    sha256 : str
+        Hash of the file bytes as read.
+    units : str
+        The declared unit of the file; ``vertices`` are already scaled to mm.
+    welding : Welding or None
+        How reading made corners one vertex (:mod:`pmd_envelope.mesh_io`); None for arrays built
+        in memory.
+    """
+
+    vertices: np.ndarray
+    faces: np.ndarray
+    path: str
+    sha256: str
+    units: str
+    welding: Welding | None = None
+
+    def __post_init__(self) -> None:
+        self.vertices.setflags(write=False)
+        self.faces.setflags(write=False)
+
+
+def triangle_areas(v: np.ndarray, f: np.ndarray) -> np.ndarray:
+    """Area of each triangle [mm^2]."""
+    cross = np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]])
+    return 0.5 * np.linalg.norm(cross, axis=1)
+
+
+def face_normals(v: np.ndarray, f: np.ndarray) -> np.ndarray:
+    """Unit normal of each triangle by the right-hand rule (zero for degenerate faces)."""
+    cross = np.cross(v[f[:, 1]] - v[f[:, 0]], v[f[:, 2]] - v[f[:, 0]])
+    norm = np.linalg.norm(cross, axis=1)
+    out = np.zeros_like(cross)
+    ok = norm > 0
+    out[ok] = cross[ok] / norm[ok, None]
+    return out
+
+
+@functools.lru_cache(maxsize=2)
+def mesh_face_geometry(mesh: MeshData) -> tuple[np.ndarray, np.ndarray]:
+    """Unit normals and areas [mm^2] of a mesh's faces, computed once per mesh.
+
+    The gate, thickness, holes, overhang and curvature all need them; one cross product serves
+    every stage (0.2 s a pass at 1M faces). Same arithmetic as :func:`face_normals` and
+    :func:`triangle_areas`, so the values are bit-identical. Safe to cache: a MeshData's arrays are
+    read-only, and the cache holds at most two meshes.
+    """
+    cross = np.cross(mesh.vertices[mesh.faces[:, 1]] - mesh.vertices[mesh.faces[:, 0]],
+                     mesh.vertices[mesh.faces[:, 2]] - mesh.vertices[mesh.faces[:, 0]])
+    norm = np.linalg.norm(cross, axis=1)
+    normals = np.zeros_like(cross)
+    ok = norm > 0
+    normals[ok] = cross[ok] / norm[ok, None]
+    areas = 0.5 * norm
+    normals.setflags(write=False)
+    areas.setflags(write=False)
+    return normals, areas
+
+
+@functools.lru_cache(maxsize=2)
+def mesh_signed_volume(mesh: MeshData) -> float:
+    """:func:`signed_volume` of a mesh, computed once (the gate and the volume measurement both need it)."""
+    return signed_volume(mesh.vertices, mesh.faces)
+
+
+def signed_volume(v: np.ndarray, f: np.ndarray) -> float:
+    """Enclosed volume [mm^3] by the divergence theorem; negative when the mesh is inside out.
+
+    Vertices are shifted to their centroid first so the sum does not lose digits far from the
+    origin.
+    """
+    c = v - v.mean(axis=0)
+    return float(np.einsum("ij,ij->i", c[f[:, 0]], np.cross(c[f[:, 1]], c[f[:, 2]])).sum() / 6.0)
+
+
+def count_bodies(v: np.ndarray, f: np.ndarray) -> int:
+    """Number of edge-connected components (surface shells) among the vertices faces use."""
+    n = len(v)
+    a, b = f.reshape(-1), f[:, [1, 2, 0]].reshape(-1)
+    graph = coo_matrix((np.ones(len(a), dtype=np.int8), (a, b)), shape=(n, n))
+    _, labels = connected_components(graph, directed=False)
+    used = np.bincount(f.reshape(-1), minlength=n) > 0
+    return int(np.count_nonzero(np.bincount(labels[used])))
