@@ -262,6 +262,7 @@ def _cmd_measure(args) -> int:
     from pmd_envelope.measure.core import measure_design
     from pmd_envelope.mesh_io import load_mesh
     from pmd_envelope.repair import repair_mesh
+    from pmd_envelope.resolution import round_reals
     from pmd_envelope.settings import Settings
 
     try:
@@ -283,8 +284,8 @@ def _cmd_measure(args) -> int:
            "settings": settings.as_dict()}
     if repair is not None:
         out["repair"] = repair
-    if args.json:
-        print(json.dumps(out, indent=2, sort_keys=True, allow_nan=False, default=str))
+    if args.json:  # reals at the record's resolution, so the JSON is the same on any machine
+        print(json.dumps(round_reals(out), indent=2, sort_keys=True, allow_nan=False, default=str))
     else:
         print(f"{args.mesh}  sha256 {file_sha[:16]}…  units {mesh.units}")
         if repair is not None:

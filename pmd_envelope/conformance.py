@@ -3,6 +3,11 @@
 Conformance is proven only inside the limits narrowed by the expanded measurement uncertainty U;
 nonconformance only outside the limits widened by U; in between the result is *indeterminate*,
 which is not a pass and is reported as such (a guard band, never rounded to a pass).
+
+The margin is taken at the record's resolution (:mod:`pmd_envelope.resolution`) before it is
+compared with U, so the decision follows from the numbers the record states: a reader who
+recomputes the margin from the written value and limits, and rounds it the same way, reaches the
+same decision.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from dataclasses import dataclass
 
 from pmd_envelope.envelope import Envelope, Parameter
 from pmd_envelope.measure.records import Measurement
+from pmd_envelope.resolution import at_resolution
 
 __all__ = ["Check", "decide", "check_parameters", "CONFORMING", "NONCONFORMING", "INDETERMINATE", "NOT_EVALUATED"]
 
@@ -51,12 +57,12 @@ def decide(value: float, lo: float | None, hi: float | None, u: float) -> tuple[
     decision : str
         ``conforming``, ``nonconforming`` or ``indeterminate``.
     margin : float
-        Distance to the nearest limit, positive inside.
+        Distance to the nearest limit, positive inside, at the record's resolution.
 
     Examples
     --------
     >>> decide(1.10, 1.0, 3.0, 0.05)
-    ('conforming', 0.10000000000000009)
+    ('conforming', 0.1)
     >>> decide(1.02, 1.0, 3.0, 0.05)[0]
     'indeterminate'
     >>> decide(0.94, 1.0, 3.0, 0.05)[0]
@@ -67,7 +73,7 @@ def decide(value: float, lo: float | None, hi: float | None, u: float) -> tuple[
         margins.append(value - lo)
     if hi is not None:
         margins.append(hi - value)
-    margin = min(margins)
+    margin = at_resolution(min(margins))
     if margin >= u:
         return CONFORMING, margin
     if margin < -u:

@@ -7,6 +7,7 @@ writes the record and the report.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as _dt
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,9 +19,11 @@ from pmd_envelope.conformance import CONFORMING, Check, check_parameters
 from pmd_envelope.envelope import Envelope, find_envelope, load_envelope
 from pmd_envelope.errors import CaseError
 from pmd_envelope.measure.core import MeshMeasurements, measure_design
+from pmd_envelope.measure.records import Measurement
 from pmd_envelope.measure.scan import measure_case
 from pmd_envelope.mesh_io import load_mesh
 from pmd_envelope.record import SCHEMA_VERSION, finalise_record, software_versions
+from pmd_envelope.resolution import at_resolution
 from pmd_envelope.settings import DEFAULT_SETTINGS, Settings
 from pmd_envelope.worstcase import WorstCase, worst_case
 from pmd_envelope.worstcase.metric import format_configuration
@@ -95,7 +98,8 @@ def validate(case_path: str | Path, *, envelope_dir: str | Path | None = None,
     anatomy = (load_mesh(case.anatomy_mesh, case.anatomy_units, weld_relative_tolerance=settings.weld_relative_tolerance)
                if case.anatomy_mesh is not None else None)
     mm = measure_design(mesh, settings, envelope, anatomy=anatomy)
-    measurements = {m.parameter: m for m in mm.measurements + measure_case(case)}
+    # decide on the numbers the record states: each value at the record's resolution
+    measurements = {m.parameter: _at_resolution(m) for m in mm.measurements + measure_case(case)}
     checks = check_parameters(envelope, measurements)
     worst: tuple[WorstCase, ...] = ()
     unmeasured: list[dict] = []
@@ -150,6 +154,12 @@ def validate(case_path: str | Path, *, envelope_dir: str | Path | None = None,
     }
     record = finalise_record(content, now=now)
     return Validation(record=record, case=case, envelope=envelope, mesh=mm, checks=checks, worst=worst)
+
+
+def _at_resolution(m: Measurement) -> Measurement:
+    """The measurement as the record states it (value and statistics at the record's resolution)."""
+    return dataclasses.replace(m, value=None if m.value is None else at_resolution(m.value),
+                               statistics=tuple((k, None if v is None else at_resolution(v)) for k, v in m.statistics))
 
 
 def _why(m) -> str:

@@ -6,6 +6,11 @@ date derived from it. So the same inputs give the same content hash, byte for by
 
 Canonical JSON: UTF-8, keys sorted, no whitespace, ``allow_nan=False`` (a NaN or infinity in
 evidence is a bug, not a number).
+
+Resolution: :func:`finalise_record` rounds every real in the content to 7 significant digits
+(:mod:`pmd_envelope.resolution`) before hashing and writing, so the content hash is the same on
+any machine, not only on the CPU that made it. Verification never rounds: it recomputes the hash
+of the record as stored, so records of schema 1.0 (full-precision floats) still verify.
 """
 
 from __future__ import annotations
@@ -21,13 +26,15 @@ from importlib import metadata
 from pathlib import Path
 
 import pmd_envelope
+from pmd_envelope.resolution import RESOLUTION_RULE, round_reals
 
 __all__ = ["SCHEMA_VERSION", "READABLE_SCHEMA_VERSIONS", "canonical_json", "content_hash", "software_versions", "retain_until",
            "finalise_record", "write_atomic", "read_record", "record_bytes", "verify_record_hash",
            "HASH_EXCLUDED"]
 
-#: 1.1: a measurement's value (and statistics) may be null, with a ``reason``. Records of every
-#: version in READABLE_SCHEMA_VERSIONS are still read and verified.
+#: 1.1: a measurement's value (and statistics) may be null, with a ``reason``; every real is stated
+#: to 7 significant digits (RESOLUTION_RULE). Records of every version in READABLE_SCHEMA_VERSIONS
+#: are still read and verified.
 SCHEMA_VERSION = "1.1"
 READABLE_SCHEMA_VERSIONS = ("1.0", "1.1")
 #: Top-level fields left out of the content hash, and why: they differ between two runs.
@@ -78,15 +85,16 @@ def retain_until(release: _dt.datetime, years: int) -> str:
 
 
 def finalise_record(content: dict, *, now: _dt.datetime | None = None, record_id: str | None = None) -> dict:
-    """Add the id, the time stamp, the retention date and the integrity block to a record."""
+    """Round the content's reals to the stated resolution, then add the id, the time stamp, the
+    retention date and the integrity block (with the content hash of the rounded content)."""
     now = (now or _dt.datetime.now(_dt.timezone.utc)).astimezone(_dt.timezone.utc).replace(microsecond=0)
-    record = dict(content)
+    record = round_reals(content)
     record["record_id"] = record_id or str(uuid.uuid4())
     record["created_at"] = now.isoformat().replace("+00:00", "Z")
     record["retention"] = dict(record["retention"], retain_until=retain_until(now, record["retention"]["years"]))
     record["integrity"] = {
         "algorithm": "sha256",
-        "canonicalisation": "JSON, keys sorted, separators (',', ':'), UTF-8, no NaN",
+        "canonicalisation": f"JSON, keys sorted, separators (',', ':'), UTF-8, no NaN; {RESOLUTION_RULE}",
         "excluded_fields": list(HASH_EXCLUDED) + [".".join(p) for p in HASH_EXCLUDED_NESTED],
         "content_sha256": content_hash(record),
     }

@@ -5,7 +5,17 @@ Each design is an analytic spherical-cap cranial plate (pmd_envelope.shapes) pla
 coordinates by a seeded random rotation and translation, so measurements must not depend on
 orientation. The script writes every case folder and sample_scans/MANIFEST.json with the seed,
 the closed-form truth of each design, the expected verdict, and the SHA-256 of every file; a test
-re-runs this script and checks the bytes are the same.
+re-runs this script and checks the bytes are the same, with numpy's SIMD dispatch as found and
+restricted (tests/test_determinism.py).
+
+Machine independence: numpy's vectorised sin, cos and arcsin and OpenBLAS's kernels are chosen
+for the CPU at run time and may differ in the last bit (one float32 normal of cranial-003 changed
+between dispatch levels before this rule). So every vertex is snapped to a grid of 2^-10 mm
+(~1 um, 50x below the wall's U of 0.05 mm): grid values are exact in float32, the STL holds them
+exactly, and the facet normals are computed from exact coordinates by correctly rounded
+operations only. A coordinate changes only if its float64 jitter (~1e-13 mm) straddles a grid
+midpoint: ~1e-10 per coordinate, ~1e-5 per run of this script. The reals in MANIFEST.json are
+stated to 7 significant digits (pmd_envelope.resolution), like those of a record.
 
 Usage: python scripts/make_sample_cases.py [--out sample_scans]
 """
@@ -15,13 +25,15 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
+import math
 from pathlib import Path
 
 import numpy as np
 from scipy.spatial.transform import Rotation
 
 from pmd_envelope.mesh_io import write_binary_stl
-from pmd_envelope.shapes import anatomy_sphere, cap_half_angle_for_span, cap_plate_truth, spherical_cap_plate
+from pmd_envelope.resolution import round_reals
+from pmd_envelope.shapes import anatomy_sphere, cap_plate_truth, spherical_cap_plate
 
 SEED = 20261124
 ENVELOPE = ("cranial-plate-ti64-lpbf", "1.0.0")
@@ -41,6 +53,8 @@ CASES = [
      "as the anatomy mesh: the fit is measured and recorded", 0.3),
 ]
 ANATOMY_SUBDIVISIONS = 5
+#: Vertex grid [mm]: a power of two, so grid values are exact in float64 and float32 (|x| < 2^14 mm).
+GRID_MM = 2.0**-10
 
 CASE_TOML = """\
 # Sample case {case_id} (made by scripts/make_sample_cases.py, seed {seed}; do not edit by hand).
@@ -84,6 +98,11 @@ units = "mm"
 """
 
 
+def on_grid(vertices: np.ndarray) -> np.ndarray:
+    """Vertices snapped to the GRID_MM grid (round half to even, exact: scaling by 2^10 is exact)."""
+    return np.round(np.asarray(vertices, dtype=np.float64) / GRID_MM) * GRID_MM
+
+
 def sha256(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -94,14 +113,15 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     out = Path(args.out)
     rng = np.random.default_rng(SEED)
-    manifest = {"seed": SEED, "generator": "scripts/make_sample_cases.py", "cases": []}
+    manifest = {"seed": SEED, "generator": "scripts/make_sample_cases.py", "vertex_grid_mm": GRID_MM,
+                "reals": "7 significant digits", "cases": []}
     sites = ["left parietal", "right frontal", "bifrontal", "right parietal"]
     for num, (case_id, r, t, span, verdict, why, gap) in enumerate(CASES, start=1):
-        a = cap_half_angle_for_span(r, t, span)
+        a = math.asin(span / (2.0 * (r + t)))  # scalar libm, not numpy's CPU-dispatched arcsin
         mesh = spherical_cap_plate(r, t, a, rings=RINGS, segments=SEGMENTS)
         rot = Rotation.random(random_state=rng)
         shift = rng.uniform(-60.0, 60.0, size=3) + np.array([0.0, 0.0, 120.0])
-        verts = rot.apply(np.array(mesh.vertices)) + shift
+        verts = on_grid(rot.apply(np.array(mesh.vertices)) + shift)
         folder = out / case_id
         folder.mkdir(parents=True, exist_ok=True)
         write_binary_stl(folder / "design.stl", verts, mesh.faces, header=f"pmd-envelope sample {case_id}".encode())
@@ -109,7 +129,7 @@ def main(argv=None) -> int:
         if gap is not None:
             # the skull: a sphere concentric with the plate, ``gap`` inside its concave surface
             skull = anatomy_sphere(r - gap, subdivisions=ANATOMY_SUBDIVISIONS)
-            write_binary_stl(folder / "anatomy.stl", rot.apply(np.array(skull.vertices)) + shift, skull.faces,
+            write_binary_stl(folder / "anatomy.stl", on_grid(rot.apply(np.array(skull.vertices)) + shift), skull.faces,
                              header=f"pmd-envelope sample {case_id} anatomy".encode())
             files.append("anatomy.stl")
         pseudo = hashlib.sha256(f"{SEED}:{case_id}".encode()).hexdigest()[:8].upper()
@@ -121,14 +141,14 @@ def main(argv=None) -> int:
         truth["radius_of_curvature"] = r
         if gap is not None:
             truth["anatomy_gap"] = gap
-        manifest["cases"].append({
+        manifest["cases"].append(round_reals({
             "case_id": case_id, "expected_verdict": verdict, "why": why,
             "design": {"inner_radius": r, "thickness": t, "span": span, "half_angle_rad": a, "rings": RINGS,
                        "segments": SEGMENTS, "rotation_quat_xyzw": [float(x) for x in rot.as_quat()],
                        "translation": [float(x) for x in shift]},
             "truth": truth,
             "files": {name: sha256(folder / name) for name in files},
-        })
+        }))
     (out / "MANIFEST.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
     print(f"wrote {len(CASES)} cases to {out}")
     return 0

@@ -112,7 +112,7 @@ def test_measure_gives_the_right_kind_of_answer(name, units, kind, expect, why, 
     volume, watertight, _ = _trimesh_truth(path, units)
     assert watertight
     got = {m["parameter"]: m for m in record["measurements"]}
-    assert got["volume"]["value"] == pytest.approx(volume, rel=1e-9)
+    assert got["volume"]["value"] == pytest.approx(volume, rel=1e-6)  # the record states 7 digits
     assert got["wall_thickness"]["value"] > 0
     # never an inf or a NaN: JSON was written with allow_nan=False, and null carries a reason
     for m in record["measurements"]:

@@ -66,3 +66,63 @@ def test_written_record_round_trips(validations, tmp_path):
     assert rec == json.loads(json.dumps(validations["cranial-002"].record))
     assert content_hash(rec) == rec["integrity"]["content_sha256"]
     assert report_path.read_bytes() == render_report(rec)
+
+
+def _significant_digits(x: float) -> int:
+    """Digits of the shortest decimal that reads back as ``x`` (what the JSON file shows)."""
+    return len(repr(abs(x)).split("e")[0].replace(".", "").strip("0"))
+
+
+def _reals(obj):
+    if isinstance(obj, float):
+        yield obj
+    elif isinstance(obj, dict):
+        for v in obj.values():
+            yield from _reals(v)
+    elif isinstance(obj, list):
+        for v in obj:
+            yield from _reals(v)
+
+
+@pytest.mark.parametrize("case_id", ["cranial-001", "cranial-003", "cranial-004"])
+def test_every_real_is_stated_to_seven_significant_digits(validations, case_id):
+    rec = validations[case_id].record
+    reals = list(_reals(rec))
+    assert len(reals) > 50
+    assert [x for x in reals if _significant_digits(x) > 7] == []
+    assert "7 significant digits" in rec["integrity"]["canonicalisation"]
+
+
+@pytest.mark.parametrize("case_id", ["cranial-001", "cranial-002", "cranial-003", "cranial-004"])
+def test_decisions_follow_from_the_written_numbers(validations, case_id):
+    from pmd_envelope.conformance import decide
+    from pmd_envelope.resolution import at_resolution
+
+    rec = validations[case_id].record
+    for c in rec["checks"]:
+        if c["value"] is not None:
+            assert decide(c["value"], c["min"], c["max"], c["uncertainty"]) == (c["decision"], c["margin"]), c
+    for w in rec["worst_case"]:
+        margin = w["value"] - w["limit"] if w["sense"] == "min" else w["limit"] - w["value"]
+        assert w["margin"] == at_resolution(margin) and w["passed"] == (margin >= 0) == (w["margin"] >= 0)
+        cov = w["coverage"]
+        diff = (w["value"] - cov["construct_model_value"] if w["sense"] == "min"
+                else cov["construct_model_value"] - w["value"])
+        assert cov["margin"] == at_resolution(diff) and cov["covered"] == (diff >= 0)
+
+
+def test_full_precision_record_of_schema_1_0_still_verifies(validations, tmp_path):
+    """Verification hashes the record as stored: it never rounds, so 1.0 records keep verifying."""
+    from pmd_envelope.record import record_bytes
+
+    rec = json.loads(json.dumps(validations["cranial-001"].record))
+    rec["schema_version"] = "1.0"
+    rec["measurements"][0]["statistics"]["mean"] = 1.9998851838976601  # as 1.0 wrote it
+    rec["integrity"]["canonicalisation"] = "JSON, keys sorted, separators (',', ':'), UTF-8, no NaN"
+    rec["integrity"]["content_sha256"] = content_hash(rec)
+    (tmp_path / "record.json").write_bytes(record_bytes(rec))
+    old = read_record(tmp_path / "record.json")
+    assert old["measurements"][0]["statistics"]["mean"] == 1.9998851838976601
+    assert verify_record_hash(old)
+    old["measurements"][0]["statistics"]["mean"] = 1.999885
+    assert not verify_record_hash(old)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from pmd_envelope.envelope import Envelope, Metric
+from pmd_envelope.resolution import at_resolution
 from pmd_envelope.settings import DEFAULT_SETTINGS, Settings
 from pmd_envelope.worstcase.montecarlo import MonteCarlo, Sensitivities, monte_carlo, sensitivities
 from pmd_envelope.worstcase.search import Monotonicity, Refinement, search
@@ -101,7 +102,8 @@ def construct_value(envelope: Envelope, metric: Metric) -> float:
 
 def _coverage(envelope: Envelope, metric: Metric, design_worst: float) -> Coverage:
     construct = construct_value(envelope, metric)
-    diff = metric.margin(design_worst, construct)
+    # decided on the values as the record states them (see worst_case)
+    diff = metric.margin(at_resolution(design_worst), at_resolution(construct))
     return Coverage(report=metric.tested.report, construct_model_value=construct,
                     measured_value=metric.tested.measured_value, covered=diff >= 0, margin=diff,
                     relative_margin=diff / abs(construct) if construct else None,
@@ -138,7 +140,9 @@ def worst_case(envelope: Envelope, metric: Metric, design: dict[str, float],
     space = build_search_space(envelope, metric, design)
     found = search(space, settings, seed)
     worst = found.value
-    margin = metric.margin(worst, metric.limit)
+    # decided on the value as the record states it (pmd_envelope.resolution), so ``passed`` follows
+    # from the written value and limit; ``value`` keeps full precision until the record rounds it
+    margin = metric.margin(at_resolution(worst), metric.limit)
     mc = sens = None
     if monte_carlo_samples != 0:
         mc = monte_carlo(space, settings, seed, samples=monte_carlo_samples)
