@@ -130,6 +130,41 @@ class Expression:
         with np.errstate(all="ignore"):
             return _eval(self.tree.body, values)
 
+    def enclose(self, values: dict):
+        """Interval enclosure of the expression (with its gradient) over boxes.
+
+        ``values`` maps each symbol to a :class:`pmd_envelope.intervals.Taylor` (or a number,
+        taken exactly). Constants in the text become exact enclosures of the double they parse
+        to; ``pi`` encloses the real pi. Returns a ``Taylor`` whose value contains every real
+        value of the expression for real symbol values inside their enclosures, and whose
+        gradient contains every partial derivative (see :mod:`pmd_envelope.intervals`).
+        """
+        from pmd_envelope import intervals
+
+        missing = sorted(self.symbols - set(values))
+        if missing:
+            raise ExpressionError(f"unknown symbol '{missing[0]}' in '{self.source}'", missing[0])
+        with np.errstate(all="ignore"):
+            return _enclose(self.tree.body, values, intervals)
+
+
+def _enclose(node: ast.AST, values: dict, iv):
+    if isinstance(node, ast.Constant):
+        return iv.constant(float(node.value))
+    if isinstance(node, ast.Name):
+        v = values[node.id] if node.id in values else iv.CONSTANTS[node.id]
+        return v if isinstance(v, iv.Taylor) else iv.constant(v)
+    if isinstance(node, ast.BinOp):
+        return _BINOPS[type(node.op)](_enclose(node.left, values, iv), _enclose(node.right, values, iv))
+    if isinstance(node, ast.UnaryOp):
+        return _UNARY[type(node.op)](_enclose(node.operand, values, iv))
+    if isinstance(node, ast.Compare):
+        return _COMPARE[type(node.ops[0])](_enclose(node.left, values, iv),
+                                           _enclose(node.comparators[0], values, iv))
+    if isinstance(node, ast.Call):
+        return iv.FUNCTIONS[node.func.id](*(_enclose(a, values, iv) for a in node.args))
+    raise ExpressionError(f"'{type(node).__name__}' is not allowed")  # unreachable after parse
+
 
 def _is_function_name(tree: ast.AST, name: ast.Name) -> bool:
     return any(isinstance(n, ast.Call) and n.func is name for n in ast.walk(tree))

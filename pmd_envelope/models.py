@@ -13,6 +13,8 @@ from typing import Callable
 
 import numpy as np
 
+from pmd_envelope.expressions import Expression
+
 __all__ = ["Model", "MODELS", "clamped_circular_plate_central_load",
            "plate_section_bending_strength", "cantilever_tab_deflection"]
 
@@ -162,6 +164,15 @@ class Model:
     inputs: tuple[str, ...]
     unit: str
     reference: str
+    #: The same model in the expression language, term for term in the function's order of
+    #: operations: its interval extension (``Expression.enclose``) is what proves the worst case
+    #: (:mod:`pmd_envelope.worstcase.proof`); tests/test_models.py checks it equals ``function``.
+    expression: Expression
+
+    def __post_init__(self) -> None:
+        if set(self.expression.symbols) != set(self.inputs):
+            raise ValueError(f"model {self.name}: expression symbols {sorted(self.expression.symbols)} "
+                             f"differ from its inputs {sorted(self.inputs)}")
 
 
 MODELS: dict[str, Model] = {
@@ -169,12 +180,19 @@ MODELS: dict[str, Model] = {
     for m in (
         Model(name="clamped_circular_plate_central_load", function=clamped_circular_plate_central_load,
               inputs=("thickness", "plate_radius", "load_radius", "yield_strength", "poisson_ratio"),
-              unit="N", reference="Roark's Formulas for Stress and Strain, 7th ed., Table 11.2 case 16"),
+              unit="N", reference="Roark's Formulas for Stress and Strain, 7th ed., Table 11.2 case 16",
+              expression=Expression.parse(
+                  "2.0 * pi * thickness**2 * yield_strength / (3.0 * max((1.0 + poisson_ratio) * log(plate_radius / "
+                  "where(load_radius < 0.5 * thickness, sqrt(1.6 * load_radius**2 + thickness**2) - 0.675 * thickness, "
+                  "load_radius)), 1.0))")),
         Model(name="plate_section_bending_strength", function=plate_section_bending_strength,
               inputs=("width", "hole_diameter", "thickness", "yield_strength"),
-              unit="N*mm", reference="ASTM F382-17 four-point bending; Z = (h - d) t^2 / 6"),
+              unit="N*mm", reference="ASTM F382-17 four-point bending; Z = (h - d) t^2 / 6",
+              expression=Expression.parse("yield_strength * (width - hole_diameter) * thickness**2 / 6.0")),
         Model(name="cantilever_tab_deflection", function=cantilever_tab_deflection,
               inputs=("force", "length", "width", "thickness", "elastic_modulus"),
-              unit="mm", reference="Roark's Formulas, Table 8.1 case 1a; delta = F L^3 / (3 E I)"),
+              unit="mm", reference="Roark's Formulas, Table 8.1 case 1a; delta = F L^3 / (3 E I)",
+              expression=Expression.parse(
+                  "force * length**3 / (3.0 * elastic_modulus * (width * thickness**3 / 12.0))")),
     )
 }

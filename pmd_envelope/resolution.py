@@ -33,9 +33,10 @@ and leaves integers (counts, seeds, face ids) and booleans alone.
 
 from __future__ import annotations
 
+import decimal
 import math
 
-__all__ = ["SIGNIFICANT_DIGITS", "RESOLUTION_RULE", "at_resolution", "round_reals"]
+__all__ = ["SIGNIFICANT_DIGITS", "RESOLUTION_RULE", "at_resolution", "outward_at_resolution", "round_reals"]
 
 #: Significant digits of every real in a record (see the module docstring for why 7).
 SIGNIFICANT_DIGITS = 7
@@ -63,6 +64,40 @@ def at_resolution(x: float) -> float:
     if not math.isfinite(x):
         return x
     return float(f"{x:.{SIGNIFICANT_DIGITS - 1}e}") + 0.0  # + 0.0 turns -0.0 into 0.0
+
+
+def outward_at_resolution(x: float, direction: int) -> float:
+    """``x`` stated at the resolution, rounded *away from the inside* of a bound.
+
+    A proven lower bound (``direction`` -1) is rounded down and an upper bound (+1) up, so the
+    stated number is still a bound; :func:`at_resolution` leaves the result unchanged (the
+    record's rounding cannot move it back across the true value).
+
+    Examples
+    --------
+    >>> outward_at_resolution(1.23456789, -1), outward_at_resolution(1.23456789, 1)
+    (1.234567, 1.234568)
+    >>> outward_at_resolution(-3.57012345, -1)
+    -3.570124
+    >>> outward_at_resolution(2.5, -1)
+    2.5
+    """
+    x = float(x)
+    if not math.isfinite(x) or x == 0.0:
+        return x + 0.0
+    stated = at_resolution(x)
+    if (stated - x) * direction >= 0:
+        return stated
+    # one step of the last stated digit outward (exact decimal arithmetic on the exact binary value)
+    d = decimal.Decimal(x)
+    exp = d.adjusted() - (SIGNIFICANT_DIGITS - 1)
+    q = d.quantize(decimal.Decimal(1).scaleb(exp),
+                   rounding=decimal.ROUND_FLOOR if direction < 0 else decimal.ROUND_CEILING)
+    out = float(q)
+    # float(q) is the double nearest the decimal q; the record writes q back (7 digits), so the
+    # stated number is q itself
+    assert at_resolution(out) == out
+    return out + 0.0
 
 
 def round_reals(obj):

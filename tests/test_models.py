@@ -41,3 +41,18 @@ def test_models_are_vectorised_and_registered():
     assert out.shape == (3,) and np.allclose(out / out[0], t**2)
     for name, m in MODELS.items():
         assert m.name == name and m.reference and m.function.__doc__ and "References" in m.function.__doc__
+
+
+@pytest.mark.parametrize("name", sorted(MODELS))
+def test_expression_form_equals_the_function(name):
+    """The expression form (whose interval extension proves worst cases) is the same model."""
+    m = MODELS[name]
+    rng = np.random.default_rng(5)
+    n = 2000
+    ranges = {"thickness": (0.5, 6.0), "plate_radius": (15.0, 70.0), "load_radius": (0.2, 8.0),
+              "yield_strength": (300.0, 1100.0), "poisson_ratio": (0.3, 0.4), "width": (6.0, 12.0),
+              "hole_diameter": (1.5, 2.7), "force": (1.0, 50.0), "length": (5.0, 30.0),
+              "elastic_modulus": (1500.0, 115000.0)}
+    values = {k: rng.uniform(*ranges[k], n) for k in m.inputs}
+    # the same operations in the same order: equal to the last bit
+    np.testing.assert_array_equal(m.expression.evaluate(values), m.function(**values))

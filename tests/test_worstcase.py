@@ -102,7 +102,9 @@ def test_interior_worst_case_found_where_corners_miss(tmp_path):
     assert w.value == pytest.approx(1.0, abs=1e-9)
     cfg = dict(w.limiting_configuration)
     assert cfg["x"] == pytest.approx(0.3, abs=1e-4) and cfg["y"] == pytest.approx(-0.2, abs=1e-4)
-    assert not w.exact and not w.monotonicity.monotone
+    # not monotone, yet exact: the interval branch and bound proves the interior minimum
+    assert w.exact and not w.monotonicity.monotone and w.proof.status == "proven"
+    assert w.proof.bound <= 1.0 <= w.proof.found and w.proof.gap <= w.proof.tolerance
     assert w.monotonicity.as_dict()["variables"] == {"x": "not monotone", "y": "not monotone"}
     assert not w.refinement.dense_found_worse and w.refinement.dense_worst >= w.value
     assert w.evaluations == 4 + w.refinement.evaluations
@@ -190,7 +192,8 @@ def test_many_variables_not_monotone_falls_back_to_refinement(tmp_path):
     expr = " + ".join(f"(v{i} - 0.25)**2" for i in range(k))
     env = make_envelope(tmp_path, body + expression_metric(expr, {f"v{i}": 0.0 for i in range(k)}))
     w = worst_case(env, env.metrics[0], {}, replace(DEFAULT_SETTINGS, max_corners=16), monte_carlo_samples=0)
-    assert not w.exact and w.refinement is not None
+    assert w.refinement is not None and not w.monotonicity.monotone
+    assert w.exact and w.proof.bound <= 0.0 <= w.proof.found  # proven: the true minimum is 0
     assert w.value == pytest.approx(0.0, abs=1e-9)
     assert all(v == pytest.approx(0.25, abs=1e-4) for v in dict(w.limiting_configuration).values())
 

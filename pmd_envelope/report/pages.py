@@ -226,6 +226,32 @@ def _monte_carlo_text(mc) -> str | None:
             f"seed {mc['seed']}")
 
 
+def _proof_lines(w) -> list:
+    """Lines saying what is proven about the worst case and how likely a miss is (issue 9), in plain
+    words, from a record's ``worst_case[i].proof`` and ``rare_event`` blocks (absent: no rows)."""
+    rows = []
+    p, r = w.get("proof"), w.get("rare_event")
+    if p:
+        lo, hi = (p["bound"], p["found"]) if w["sense"] == "min" else (p["found"], p["bound"])
+        span = f"between {_fmt(lo)} and {_fmt(hi)} {w['unit']}" if p["bound"] is not None else "not bounded"
+        rows.append("Proof of the worst case: "
+                     f"{'PROVEN' if p['status'] == 'proven' else 'NOT PROVEN'}: the true worst value lies {span} "
+                     f"(gap {_fmt(p['gap'])}, tolerance {_fmt(p['tolerance'])}; {p['boxes']} sub-boxes checked by "
+                     f"interval arithmetic){'' if p['status'] == 'proven' else '; ' + p['reason']}.")
+    if r:
+        if r["probability"] is None:
+            text = f"not estimated: {r['reason']}"
+        elif r["status"] == "zero (proven)":
+            text = "0: no point of the manufacturing box misses the limit (proven)"
+        else:
+            lo, hi = r["interval"]
+            text = (f"P(limit missed) = {_fmt(r['probability'])}, {_fmt(r['confidence'])} CI [{_fmt(lo)}, {_fmt(hi)}]"
+                    f"; reliability index beta = {_fmt(r['beta'])} (FORM and importance sampling, "
+                    f"{r['samples']} samples); {r['monte_carlo_agreement']}")
+        rows.append(f"Rare-miss probability: {text}.")
+    return rows
+
+
 def _tornado(fig, rect, w):
     """Tornado chart of a record's ``worst_case[i].sensitivities`` block; False when absent."""
     s = w.get("sensitivities")
@@ -283,6 +309,7 @@ def worst_case(record: dict, plt, size):
         height = 0.022 * (len(rows) + 1)
         ax = fig.add_axes([0.06, 0.88 - height, 0.88, height])
         _table(ax, ["Item", "Value"], rows, col_widths=[0.26, 0.74], size=7.5)
+        _text_block(fig, 0.06, 0.873 - height, _proof_lines(w), size=7, width=125, step=0.0125)
         if not _tornado(fig, [0.36, 0.12, 0.56, min(0.4, 0.80 - height - 0.12)], w):
             fig.text(0.06, 0.84 - height, "Tornado chart: no per-variable sensitivities in this record.",
                      fontsize=8, va="top", color="#555555")

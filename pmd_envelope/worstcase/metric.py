@@ -17,6 +17,8 @@ from pmd_envelope.envelope import Envelope, Metric
 from pmd_envelope.resolution import at_resolution
 from pmd_envelope.settings import DEFAULT_SETTINGS, Settings
 from pmd_envelope.worstcase.montecarlo import MonteCarlo, Sensitivities, monte_carlo, sensitivities
+from pmd_envelope.worstcase.proof import Proof
+from pmd_envelope.worstcase.reliability import RareEvent, rare_event
 from pmd_envelope.worstcase.search import Monotonicity, Refinement, search
 from pmd_envelope.worstcase.space import SearchSpace, build_search_space
 
@@ -67,12 +69,16 @@ class WorstCase:
     refinement: Refinement | None
     monte_carlo: MonteCarlo | None
     sensitivities: Sensitivities | None
+    proof: Proof | None = None
+    rare_event: RareEvent | None = None
+    replaced_by: tuple[str, ...] = ()  # samples that found a worse value than the search, in order
 
     def as_dict(self) -> dict:
         d = {k: getattr(self, k) for k in self.__slots__}
         d["limiting_configuration"] = dict(self.limiting_configuration)
         d["coverage"] = self.coverage.as_dict()
-        for k in ("monotonicity", "refinement", "monte_carlo", "sensitivities"):
+        d["replaced_by"] = list(self.replaced_by)
+        for k in ("monotonicity", "refinement", "monte_carlo", "sensitivities", "proof", "rare_event"):
             d[k] = None if d[k] is None else d[k].as_dict()
         return d
 
@@ -124,9 +130,12 @@ def worst_case(envelope: Envelope, metric: Metric, design: dict[str, float],
     settings : Settings
         Search and Monte Carlo settings.
     rng : int, optional
-        Seed of the monotonicity check, dense sample and Monte Carlo (``settings.rng_seed`` when
-        None); recorded. Each stage starts its own generator from it, so adding a stage does not
-        move the others' draws.
+        Seed of the monotonicity check, dense sample, Monte Carlo and importance sampling
+        (``settings.rng_seed`` when None); recorded. Each metric i of the envelope and each stage
+        s (0 search, 1 Monte Carlo, 2 importance sampling) draws from its own independent stream
+        ``SeedSequence(seed, spawn_key=(i, s))``, the same as
+        ``SeedSequence(seed).spawn(n)[i].spawn(3)[s]``, so metrics' samples are not correlated
+        and adding a stage does not move the others' draws.
     monte_carlo_samples : int, optional
         0 skips Monte Carlo and the sensitivities (used by the envelope self-check).
 
@@ -137,22 +146,53 @@ def worst_case(envelope: Envelope, metric: Metric, design: dict[str, float],
         construct, the search evidence, the Monte Carlo probability and the sensitivities.
     """
     seed = settings.rng_seed if rng is None else rng
+    index = next(i for i, m in enumerate(envelope.metrics) if m.name == metric.name)
+    streams = [np.random.SeedSequence(seed, spawn_key=(index, s)) for s in range(3)]
     space = build_search_space(envelope, metric, design)
-    found = search(space, settings, seed)
-    worst = found.value
+    found = search(space, settings, streams[0])
+    worst, point, proof = found.value, found.point, found.proof
+    config = space.configuration(point)
+    mc = sens = rare = None
+    replaced: list[str] = []
+    if monte_carlo_samples != 0:
+        mc = monte_carlo(space, settings, streams[1], samples=monte_carlo_samples)
+        sens = sensitivities(space)
+        # no contradiction survives: a sample inside the box worse than the reported worst case
+        # replaces it (and voids the proof when it lies beyond the proven bound)
+        for value, cfg, source in _samples(space, mc, sens):
+            if space.sign * value < space.sign * worst:
+                worst, config = value, cfg
+                replaced.append(source)
+                if proof is not None:
+                    proof = proof.with_found(value, tuple(v for _, v in cfg), source)
+        rare = rare_event(space, settings, streams[2], monte_carlo=mc,
+                          limit_met_proven=proof is not None and proof.limit_met_proven and proof.contradicted_by is None)
     # decided on the value as the record states it (pmd_envelope.resolution), so ``passed`` follows
     # from the written value and limit; ``value`` keeps full precision until the record rounds it
     margin = metric.margin(at_resolution(worst), metric.limit)
-    mc = sens = None
-    if monte_carlo_samples != 0:
-        mc = monte_carlo(space, settings, seed, samples=monte_carlo_samples)
-        sens = sensitivities(space)
+    method = found.method + "".join(f"; replaced by a worse {s} sample" for s in replaced)
     return WorstCase(metric=metric.name, model=metric.model, value=worst, unit=metric.unit, limit=metric.limit,
                      sense=metric.sense, margin=margin, passed=margin >= 0,
-                     limiting_configuration=space.configuration(found.point), method=found.method,
-                     evaluations=found.evaluations, coverage=_coverage(envelope, metric, worst), exact=found.exact,
+                     limiting_configuration=config, method=method,
+                     evaluations=found.evaluations, coverage=_coverage(envelope, metric, worst),
+                     exact=proof is not None and proof.proven,
                      monotonicity=found.monotonicity, refinement=found.refinement, monte_carlo=mc,
-                     sensitivities=sens)
+                     sensitivities=sens, proof=proof, rare_event=rare, replaced_by=tuple(replaced))
+
+
+def _samples(space: SearchSpace, mc: MonteCarlo, sens: Sensitivities):
+    """(value, configuration, source) of the sampled points inside the box, worst first per source."""
+    out = []
+    if mc is not None and mc.worst_inside_box is not None:
+        out.append((mc.worst_inside_box, mc.worst_inside_configuration, "Monte Carlo"))
+    if sens is not None:
+        base = dict(sens.baseline_configuration)
+        pts = [(sens.baseline, base)]
+        for s in sens.variables:
+            pts += [(s.metric_at_low, base | {s.variable: s.low}), (s.metric_at_high, base | {s.variable: s.high})]
+        value, cfg = min(pts, key=lambda p: space.sign * p[0])
+        out.append((value, tuple((d.name, cfg[d.name]) for d in space.dims), "sensitivity"))
+    return out
 
 
 def worst_cases(envelope: Envelope, design: dict[str, float], settings: Settings = DEFAULT_SETTINGS,

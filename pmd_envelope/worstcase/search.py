@@ -27,31 +27,65 @@ from scipy.optimize import minimize
 
 from pmd_envelope.errors import EnvelopeError
 from pmd_envelope.settings import DEFAULT_SETTINGS, Settings
+from pmd_envelope.worstcase.montecarlo import seed_and_stream
+from pmd_envelope.worstcase.proof import Proof, box_derivatives, prove
 from pmd_envelope.worstcase.space import SearchSpace
 
 __all__ = ["Monotonicity", "Refinement", "SearchResult", "search", "check_monotonicity", "exhaustive_corners"]
 
 INCREASING, DECREASING, CONSTANT, NOT_MONOTONE = "increasing", "decreasing", "constant", "not monotone"
+#: The derivative's sign is not proven over the box and no sampled line shows a sign change.
+NOT_PROVEN = "not proven"
+PROVEN_DIRECTIONS = (INCREASING, DECREASING, CONSTANT)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Monotonicity:
-    """Direction of the metric along each continuous dimension, from random axis-parallel lines."""
+    """Direction of the metric along each continuous dimension.
+
+    A direction (``increasing``, ``decreasing``, ``constant``) is *proven*: the interval
+    enclosure of the partial derivative over the whole box (every combination of categorical
+    levels) keeps one sign. Otherwise the variable is ``not monotone`` when a sampled line
+    parallel to its axis shows the differences changing sign (a witness), else ``not proven``.
+    Only proven directions make the model monotone.
+    """
 
     directions: tuple[tuple[str, str], ...]
     lines: int
     points_per_line: int
     evaluations: int
     seed: int
+    derivative_bounds: tuple[tuple[str, tuple[float, float]], ...] = ()
 
     @property
     def monotone(self) -> bool:
-        return all(d != NOT_MONOTONE for _, d in self.directions)
+        return all(d in PROVEN_DIRECTIONS for _, d in self.directions)
 
     def as_dict(self) -> dict:
+        from pmd_envelope.resolution import outward_at_resolution
+
         return {"monotone": self.monotone, "variables": dict(self.directions), "lines": self.lines,
                 "points_per_line": self.points_per_line, "evaluations": self.evaluations, "seed": self.seed,
-                "method": "sign of the differences along random lines parallel to each continuous axis"}
+                "derivative_bounds": {k: [outward_at_resolution(a, -1) if math.isfinite(a) else None,
+                                          outward_at_resolution(b, 1) if math.isfinite(b) else None]
+                                      for k, (a, b) in self.derivative_bounds},
+                "method": "proven by the interval enclosure of each partial derivative over the whole box "
+                          "(forward-mode differentiation of the expression tree; derivative_bounds, null = unbounded); "
+                          "where the sign is not proven, 'not monotone' if the differences change sign along random "
+                          "lines parallel to the axis at random positions, else 'not proven'"}
+
+
+def proven_directions(mono: Monotonicity, derivative_bounds) -> Monotonicity:
+    """``mono`` (the sampled witness) with every direction the derivative enclosure proves."""
+    proven = dict(derivative_bounds)
+    out = []
+    for name, sampled in mono.directions:
+        lo, hi = proven.get(name, (-math.inf, math.inf))
+        d = (CONSTANT if lo == 0 and hi == 0 else INCREASING if lo >= 0 else DECREASING if hi <= 0 else
+             NOT_MONOTONE if sampled == NOT_MONOTONE else NOT_PROVEN)
+        out.append((name, d))
+    return Monotonicity(directions=tuple(out), lines=mono.lines, points_per_line=mono.points_per_line,
+                        evaluations=mono.evaluations, seed=mono.seed, derivative_bounds=tuple(derivative_bounds))
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -83,6 +117,7 @@ class SearchResult:
     exact: bool
     monotonicity: Monotonicity
     refinement: Refinement | None
+    proof: Proof | None = None
 
 
 def _rel_equal_or_better(a: float, b: float, tol: float) -> bool:
@@ -139,9 +174,10 @@ def check_monotonicity(space: SearchSpace, settings: Settings = DEFAULT_SETTINGS
     """Monotonicity of the metric in each continuous dimension over the box.
 
     Along ``monotonicity_lines`` random lines parallel to each continuous axis (the other
-    dimensions, categorical included, drawn uniformly), at ``monotonicity_points`` evenly
-    spaced points, the successive differences must all keep one sign (within the relative
-    tolerance of the largest value). A sampled check, not a proof: the dense sample backs it up.
+    dimensions, categorical included, drawn uniformly), at both ends and ``monotonicity_points``
+    - 2 random positions, the successive differences must all keep one sign (within the relative
+    tolerance of the largest value). A sampled check, not a proof: it witnesses sign changes;
+    :func:`proven_directions` puts the interval proof on top.
     ``seed`` is the seed to record when ``rng`` is a generator already started from it.
     """
     if seed is None and isinstance(rng, (int, np.integer)):
@@ -153,13 +189,18 @@ def check_monotonicity(space: SearchSpace, settings: Settings = DEFAULT_SETTINGS
     if not cont:
         return Monotonicity(directions=(), lines=m, points_per_line=g, evaluations=0, seed=seed)
     base = [rng.uniform(d.lo, d.hi, m) if d.continuous else rng.integers(0, d.size, m) for d in dims]
-    t = np.linspace(0.0, 1.0, g)
+    # both ends, and g - 2 random positions in between on each line (sorted): evenly spaced points
+    # at the same positions on every line would let a narrow basin between two of them escape
+    # every line alike
+    inner = np.sort(rng.random((len(cont), m, g - 2)), axis=2)
+    t = np.concatenate([np.zeros((len(cont), m, 1)), inner, np.ones((len(cont), m, 1))], axis=2)
     shape = (len(cont), m, g)
     cols = []
     for j, d in enumerate(dims):
         col = np.broadcast_to(base[j][None, :, None], shape).copy()
         if d.continuous:
-            col[cont.index(j)] = d.lo + (d.hi - d.lo) * t[None, :]
+            r = cont.index(j)
+            col[r] = d.lo + (d.hi - d.lo) * t[r]
         cols.append(col.ravel())
     vals = space.evaluate(cols)
     space.check_finite(vals, "a point of the box (monotonicity check)")
@@ -276,9 +317,9 @@ def search(space: SearchSpace, settings: Settings = DEFAULT_SETTINGS, rng=None) 
     """
     seed = settings.rng_seed if rng is None else rng
     rng = np.random.default_rng(seed)
-    seed = int(seed) if isinstance(seed, (int, np.integer)) else None
+    seed = seed_and_stream(seed)[0]
     dims = space.dims
-    mono = check_monotonicity(space, settings, rng, seed=seed)
+    mono = proven_directions(check_monotonicity(space, settings, rng, seed=seed), box_derivatives(space))
     corners = math.prod(d.size for d in dims)
     cont = [i for i, d in enumerate(dims) if d.continuous]
     if corners <= settings.max_corners:
@@ -297,20 +338,28 @@ def search(space: SearchSpace, settings: Settings = DEFAULT_SETTINGS, rng=None) 
     if needs:
         centre = tuple((d.lo + d.hi) / 2 if d.continuous else x for d, x in zip(dims, best_point))
         bad = [n for n, d in mono.directions if d == NOT_MONOTONE]
+        unproven = [n for n, d in mono.directions if d == NOT_PROVEN]
         reason = ("search = \"global\" requested" if global_search else
-                  f"not monotone in {', '.join(bad)}" if bad else "monotone directions not verified")
+                  "; ".join(([f"not monotone in {', '.join(bad)}"] if bad else []) +
+                            ([f"monotonicity not proven in {', '.join(unproven)}"] if unproven else []))
+                  or "monotone directions not verified")
         best_obj, best_point, refinement = _refine(space, settings, rng, seed, list(starts) + [centre],
                                                    best_obj, best_point, reason)
         evaluations += refinement.evaluations
         method += f"; refined by multi-start L-BFGS-B from {refinement.starts} starts ({reason})"
     elif cont:
-        method += "; monotone in every continuous variable, so the worst case is at a corner"
-    # exact: the corner argument holds (monotone, and every corner or verified directions); a
-    # requested refinement of a monotone model does not make the corner result less exact
-    exact = mono.monotone and verified
+        method += "; monotone in every continuous variable (proven), so the worst case is at a corner"
+    # the enclosure: a proven bound on the true worst value; where its search found a worse point,
+    # that point is the worst case
+    proof = prove(space, settings, found=space.sign * best_obj, point=best_point)
+    if space.sign * proof.value < best_obj:
+        best_obj, best_point = space.sign * proof.value, proof.point
+        method += "; the interval branch and bound found a worse point, which replaces the search's result"
+    method += f"; worst case {proof.status} by interval branch and bound ({proof.boxes} sub-boxes)"
     value = space.sign * best_obj
+    # exact means proven: the enclosure is closed within its tolerance, nothing weaker
     return SearchResult(value=float(value), point=best_point, method=method, evaluations=int(evaluations),
-                        exact=exact, monotonicity=mono, refinement=refinement)
+                        exact=proof.proven, monotonicity=mono, refinement=refinement, proof=proof)
 
 
 def _monotone_directions(space: SearchSpace, settings: Settings, rng: np.random.Generator, mono: Monotonicity):
@@ -332,14 +381,19 @@ def _monotone_directions(space: SearchSpace, settings: Settings, rng: np.random.
     oat = space.sign * space.evaluate(cols)
     space.check_finite(oat, "a one-at-a-time point")
     evaluations = 2 * m
-    worse_lo = oat[0::2] <= oat[1::2]
     directions = dict(mono.directions)
+    # a proven direction decides the worse bound; the one-at-a-time evaluation decides the others
+    worse_lo = oat[0::2] <= oat[1::2]
+    for r, j in enumerate(cont):
+        d = directions[dims[j].name]
+        if d in (INCREASING, DECREASING):
+            worse_lo[r] = (d == INCREASING) == (space.sign > 0)
     # the OAT direction must agree with the monotonicity check on random lines
     agree = True
     for r, j in enumerate(cont):
         d = directions[dims[j].name]
         objective_up = (d == INCREASING) == (space.sign > 0)
-        if d == NOT_MONOTONE or (d != CONSTANT and bool(worse_lo[r]) != objective_up):
+        if d not in PROVEN_DIRECTIONS or (d != CONSTANT and bool(worse_lo[r]) != objective_up):
             agree = False
     cands = [np.array([d.lo if worse_lo[cont.index(j)] else d.hi]) if d.continuous else d.candidates()
              for j, d in enumerate(dims)]

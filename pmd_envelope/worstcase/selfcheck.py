@@ -110,8 +110,13 @@ def envelope_worst_case(envelope: Envelope, metric: Metric, settings: Settings =
             f"{'is below' if metric.sense == 'min' else 'exceeds'} the limit {metric.limit:g} {metric.unit}: "
             f"some designs inside the envelope fail this metric; each design's own worst case is checked at validation")
     if not found.exact:
-        notes.append(f"{metric.name}: the model is not monotone on the box; the worst case comes from a bounded "
-                     f"global search checked against a dense sample, not from an exhaustive proof")
+        p = found.proof
+        notes.append(f"{metric.name}: the worst case is not proven ({p.reason if p else 'no enclosure'}); the true worst "
+                     f"value lies in the enclosure [{'unbounded' if p is None or p.bound is None else f'{p.bound:.7g}'}, "
+                     f"{worst:.7g}] {metric.unit}" if metric.sense == "min" else
+                     f"{metric.name}: the worst case is not proven ({p.reason if p else 'no enclosure'}); the true worst "
+                     f"value lies in the enclosure [{worst:.7g}, "
+                     f"{'unbounded' if p is None or p.bound is None else f'{p.bound:.7g}'}] {metric.unit}")
     return EnvelopeWorstCase(
         metric=metric.name, model=metric.model, unit=metric.unit, limit=metric.limit, sense=metric.sense,
         value=worst, limiting_configuration=cfg, method=found.method, evaluations=found.evaluations,

@@ -117,6 +117,68 @@ class SearchSpace:
         n = max([np.size(c) for c in columns] + [1])
         return np.broadcast_to(out, (n,)) if out.ndim == 0 or out.shape != (n,) else out
 
+    def enclose(self, boxes, *, gradient: bool = True):
+        """Interval enclosure of the metric over boxes, with its gradient (interval Taylor form).
+
+        Parameters
+        ----------
+        boxes : sequence
+            One entry per dimension: ``(lo, hi)`` arrays for a continuous dimension, an integer
+            array of level indices for a categorical one (broadcastable to n boxes).
+        gradient : bool
+            Also enclose the partial derivatives with respect to the continuous dimensions (in
+            dimension order), by forward-mode differentiation of the expression trees.
+
+        Returns
+        -------
+        pmd_envelope.intervals.Taylor
+            ``v`` contains every metric value at every real point of each box; ``grad`` (shape
+            (continuous dimensions, n), or None without ``gradient``) contains every partial
+            derivative there. Built-in models are enclosed through their expression form
+            (:attr:`pmd_envelope.models.Model.expression`).
+        """
+        from pmd_envelope.intervals import Interval, Taylor, constant
+
+        cont = [j for j, d in enumerate(self.dims) if d.continuous]
+        n = max([np.size(np.asarray(b[0] if self.dims[j].continuous else b)) for j, b in enumerate(boxes)
+                 if b is not None] + [1])
+        values = {k: constant(v) for k, v in self.fixed.items()}
+        for j, (d, b) in enumerate(zip(self.dims, boxes)):
+            if not d.continuous:
+                if b is None:  # every level: the hull of the levels' values
+                    for q, table in d.tables:
+                        values[q] = Taylor(Interval(min(table), max(table)))
+                    continue
+                idx = np.asarray(b, dtype=np.intp)
+                for q, table in d.tables:
+                    values[q] = constant(np.asarray(table)[idx])
+                continue
+            lo, hi = np.broadcast_to(np.asarray(b[0], dtype=float), (n,)), np.broadcast_to(np.asarray(b[1], dtype=float), (n,))
+            g = None
+            if gradient:
+                seed = np.zeros((len(cont), n))
+                seed[cont.index(j)] = 1.0
+                g = Interval(seed)
+            x = Taylor(Interval(lo, hi), g)
+            values[d.name] = x
+            if d.derived:
+                scope = {k: constant(v) for k, v in self.fixed.items()}
+                scope[d.name] = x
+                for q, e in d.derived:
+                    values[q] = e.enclose(scope)
+        m = self.metric
+        if m.model == EXPRESSION_MODEL:
+            out = m.inputs[0][1].enclose(values)
+        else:
+            model = MODELS[m.model]
+            out = model.expression.enclose({name: e.enclose(values) for name, e in m.inputs})
+        v = Interval(np.broadcast_to(out.v.lo, (n,)), np.broadcast_to(out.v.hi, (n,)))
+        grad = None
+        if gradient:
+            grad = (Interval(np.zeros((len(cont), n))) if out.grad is None else
+                    Interval(np.broadcast_to(out.grad.lo, (len(cont), n)), np.broadcast_to(out.grad.hi, (len(cont), n))))
+        return Taylor(v, grad)
+
     def check_finite(self, values: np.ndarray, where: str) -> None:
         if not np.all(np.isfinite(values)):
             raise EnvelopeError(self.envelope_path, f"the model gives a non-finite value at {where}; check its "
