@@ -212,7 +212,7 @@ def write_series(folder: str | Path, hu: np.ndarray, geo: StackGeometry, *, seed
         ds.RescaleIntercept, ds.RescaleSlope, ds.RescaleType = "-1024", "1", "HU"
         ds.PixelData = stored[k].tobytes()
         if compress:
-            ds.compress(RLELossless, encoding_plugin="pydicom")
+            ds.compress(RLELossless, encoding_plugin="pydicom", generate_instance_uid=False)
         path = folder / f"CT{k + 1:04d}.dcm"
         ds.save_as(path, enforce_file_format=True)
         paths.append(path)
