@@ -50,10 +50,19 @@ class Request:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Scan:
-    modality: str
-    acquired: str  # ISO date
-    slice_thickness: float  # [mm]
-    pixel_spacing: float  # [mm]
+    """The planning scan as ``[scan]`` states it.
+
+    Without ``series`` every number is typed and required. With ``series`` (a DICOM series
+    folder) the numbers come from its headers (:mod:`pmd_envelope.scan.series`); any number also
+    typed must agree with them (:func:`pmd_envelope.measure.scan.resolve_scan`), so a typed
+    number here may be None.
+    """
+
+    modality: str | None
+    acquired: str | None  # ISO date
+    slice_thickness: float | None  # [mm]
+    pixel_spacing: float | None  # [mm]
+    series: Path | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -129,13 +138,18 @@ def load_case(case: str | Path) -> Case:
     received, planned = r.date(req, "received", "request"), r.date(req, "planned_use", "request")
     if planned < received:
         r.fail("request.planned_use", "planned date of use is before the request was received")
-    scan = r.table(doc["scan"], "scan", {"modality", "acquired", "slice_thickness", "pixel_spacing", "length_unit"},
-                   {"modality", "acquired", "slice_thickness", "pixel_spacing", "length_unit"})
-    if scan["length_unit"] != "mm":
+    scan_keys = {"modality", "acquired", "slice_thickness", "pixel_spacing", "length_unit"}
+    has_series = isinstance(doc["scan"], dict) and "series" in doc["scan"]
+    scan = r.table(doc["scan"], "scan", scan_keys | {"series"}, set() if has_series else scan_keys)
+    if "length_unit" in scan and scan["length_unit"] != "mm":
         r.fail("scan.length_unit", f"unit '{scan['length_unit']}' is not allowed; use mm")
-    acquired = r.date(scan, "acquired", "scan")
-    if acquired > received:
+    if not has_series or any(k in scan for k in ("slice_thickness", "pixel_spacing")):
+        if "length_unit" not in scan:
+            r.fail("scan.length_unit", "missing: typed lengths need length_unit = \"mm\"")
+    acquired = r.date(scan, "acquired", "scan") if "acquired" in scan else None
+    if acquired is not None and acquired > received:
         r.fail("scan.acquired", "scan date is after the request was received")
+    series = r.folder(scan, "series", "scan") if has_series else None
     design = r.table(doc["design"], "design", {"mesh", "units"}, {"mesh", "units"})
     design_mesh, design_units = r.mesh(design, "design")
     anatomy_mesh = anatomy_units = None
@@ -153,10 +167,11 @@ def load_case(case: str | Path) -> Case:
         envelope_id=r.string(env, "id", "envelope"), envelope_version=r.string(env, "version", "envelope"),
         request=Request(id=r.string(req, "id", "request"), received=received.isoformat(),
                         planned_use=planned.isoformat(), characteristics=tuple(sorted(chars.items()))),
-        scan=Scan(modality=r.string(scan, "modality", "scan", choices=("CT", "CBCT", "MR")),
-                  acquired=acquired.isoformat(),
-                  slice_thickness=r.positive(scan, "slice_thickness", "scan"),
-                  pixel_spacing=r.positive(scan, "pixel_spacing", "scan")),
+        scan=Scan(modality=r.string(scan, "modality", "scan", choices=("CT", "CBCT", "MR")) if "modality" in scan else None,
+                  acquired=acquired.isoformat() if acquired is not None else None,
+                  slice_thickness=r.positive(scan, "slice_thickness", "scan") if "slice_thickness" in scan else None,
+                  pixel_spacing=r.positive(scan, "pixel_spacing", "scan") if "pixel_spacing" in scan else None,
+                  series=series),
         design_mesh=design_mesh, design_units=design_units, anatomy_mesh=anatomy_mesh, anatomy_units=anatomy_units,
     )
 
@@ -184,6 +199,16 @@ class _CaseReader(TomlReader):
         if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0 or v == float("inf"):
             self.fail(f"{key}.{k}", "must be a positive number")
         return float(v)
+
+    def folder(self, d, k, key) -> Path:
+        rel = self.string(d, k, key)
+        p = Path(rel)
+        if p.is_absolute() or ".." in p.parts:
+            self.fail(f"{key}.{k}", "must be a folder inside the case folder")
+        full = self.path.parent / p
+        if not full.is_dir():
+            raise InputFileError(full, f"scan series folder not found (named by {self.path.name} [{key}.{k}])")
+        return full
 
     def mesh(self, d, key) -> tuple[Path, str]:
         rel = self.string(d, "mesh", key)

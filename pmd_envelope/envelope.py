@@ -40,7 +40,8 @@ METHODS = {"wall_thickness": ("ray", "max_sphere"), "hole_count": ("surface_loop
            "anatomy_contact_fraction": ("closest_point",), "span": ("obb",), "extent_mid": ("obb",), "extent_min": ("obb",),
            "volume": ("divergence",), "surface_area": ("triangle_sum",),
            "radius_of_curvature": ("sphere_fit",), "slice_thickness": ("scan_header",),
-           "pixel_spacing": ("scan_header",), "scan_age": ("request_dates",)}
+           "pixel_spacing": ("scan_header",), "scan_age": ("request_dates",),
+           "scan_fit_gap": ("ct_bone_surface",), "scan_contact_fraction": ("ct_bone_surface",)}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -21,6 +21,7 @@ __all__ = [
     "RecordError",
     "LedgerError",
     "SignatureError",
+    "ScanError",
 ]
 
 
@@ -83,3 +84,7 @@ class LedgerError(PmdEnvelopeError, ValueError):
 
 class SignatureError(PmdEnvelopeError, ValueError):
     """A signature cannot be made: no key, an unreadable key, or a record the ledger does not hold."""
+
+
+class ScanError(PmdEnvelopeError, ValueError):
+    """A DICOM scan series cannot be read or trusted (not DICOM, mixed series, missing geometry)."""

@@ -16,7 +16,7 @@ __all__ = ["Term", "GLOSSARY", "STATISTICS"]
 class Term:
     name: str
     unit: str
-    source: str  # "mesh" (measured from the design geometry) or "case" (request / scan metadata)
+    source: str  # "mesh" (design geometry), "case" (request / scan metadata) or "scan" (design vs CT series)
     label: str
     description: str
 
@@ -50,6 +50,12 @@ GLOSSARY: dict[str, Term] = {
              description="Gap of the bone-contacting surface to the anatomy mesh; `value` is the maximum, `rms` the RMS."),
         Term(name="anatomy_contact_fraction", unit="1", source="mesh", label="Contact within gap limit",
              description="Area fraction of the bone-contacting surface whose gap is within the envelope's gap limit."),
+        Term(name="scan_fit_gap", unit="mm", source="scan", label="Gap to scanned bone",
+             description="Gap of the bone-contacting surface to the bone segmented from the CT series; `value` is the "
+                         "maximum, `rms` the RMS, `min` the deepest interference (negative)."),
+        Term(name="scan_contact_fraction", unit="1", source="scan", label="Contact on scanned bone",
+             description="Area fraction of the bone-contacting surface whose gap to the scanned bone is within the "
+                         "envelope's scan_fit_gap maximum."),
         Term(name="slice_thickness", unit="mm", source="case", label="CT slice thickness",
              description="Reconstructed slice thickness of the planning scan."),
         Term(name="pixel_spacing", unit="mm", source="case", label="CT pixel spacing",

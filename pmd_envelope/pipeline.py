@@ -20,7 +20,7 @@ from pmd_envelope.envelope import Envelope, find_envelope, load_envelope
 from pmd_envelope.errors import CaseError
 from pmd_envelope.measure.core import MeshMeasurements, measure_design
 from pmd_envelope.measure.records import Measurement
-from pmd_envelope.measure.scan import measure_case
+from pmd_envelope.measure.scan import FROM_SERIES, TYPED, measure_case, resolve_scan
 from pmd_envelope.mesh_io import load_mesh
 from pmd_envelope.record import SCHEMA_VERSION, finalise_record, software_versions
 from pmd_envelope.resolution import at_resolution
@@ -93,13 +93,16 @@ def validate(case_path: str | Path, *, envelope_dir: str | Path | None = None,
     if (envelope.id, envelope.version) != (case.envelope_id, case.envelope_version):
         raise CaseError(case_file, f"claims envelope {case.envelope_id} {case.envelope_version} but {env_path} "
                                    f"is {envelope.id} {envelope.version}", "envelope")
+    series = _read_series(case, case_file)
+    scan = resolve_scan(case, series, case_file)
     mesh = load_mesh(case.design_mesh, case.design_units, weld_relative_tolerance=settings.weld_relative_tolerance)
     names = {p.name: p for p in envelope.parameters}
     anatomy = (load_mesh(case.anatomy_mesh, case.anatomy_units, weld_relative_tolerance=settings.weld_relative_tolerance)
                if case.anatomy_mesh is not None else None)
     mm = measure_design(mesh, settings, envelope, anatomy=anatomy)
     # decide on the numbers the record states: each value at the record's resolution
-    measurements = {m.parameter: _at_resolution(m) for m in mm.measurements + measure_case(case)}
+    scan_fit = _scan_fit(mesh, mm, series, case, envelope, settings)
+    measurements = {m.parameter: _at_resolution(m) for m in mm.measurements + measure_case(case, scan, series) + scan_fit}
     checks = check_parameters(envelope, measurements)
     worst: tuple[WorstCase, ...] = ()
     unmeasured: list[dict] = []
@@ -115,6 +118,9 @@ def validate(case_path: str | Path, *, envelope_dir: str | Path | None = None,
                 worst += (worst_case(envelope, metric, design, settings),)
 
     reasons = _reasons(envelope, mm, checks, worst) + unmeasured
+    if series is not None:
+        reasons += [{"item": f"scan_series.{f.name}", "decision": "nonconforming", "detail": f.detail}
+                    for f in series.findings if not f.passed]
     inputs = [
         {"role": "case", "path": case.case_file.path, "sha256": case.case_file.sha256},
         {"role": "design_mesh", "path": _rel(case.design_mesh, case_file.parent), "sha256": mesh.sha256,
@@ -124,6 +130,9 @@ def validate(case_path: str | Path, *, envelope_dir: str | Path | None = None,
     if anatomy is not None:
         inputs.append({"role": "anatomy_mesh", "path": _rel(case.anatomy_mesh, case_file.parent),
                        "sha256": anatomy.sha256, "units": case.anatomy_units})
+    if series is not None:
+        inputs.append({"role": "scan_series", "path": series.folder, "sha256": series.content_sha256,
+                       "files": len(series.files)})
     content = {
         "schema_version": SCHEMA_VERSION,
         "case_id": case.case_id,
@@ -139,8 +148,7 @@ def validate(case_path: str | Path, *, envelope_dir: str | Path | None = None,
                      "status": envelope.status},
         "request": {"id": case.request.id, "received": case.request.received,
                     "planned_use": case.request.planned_use, "characteristics": dict(case.request.characteristics)},
-        "scan": {"modality": case.scan.modality, "acquired": case.scan.acquired,
-                 "slice_thickness": case.scan.slice_thickness, "pixel_spacing": case.scan.pixel_spacing},
+        "scan": _scan_block(scan, series),
         "inputs": inputs,
         "software": software_versions(),
         "settings": settings.as_dict(),
@@ -154,6 +162,48 @@ def validate(case_path: str | Path, *, envelope_dir: str | Path | None = None,
     }
     record = finalise_record(content, now=now)
     return Validation(record=record, case=case, envelope=envelope, mesh=mm, checks=checks, worst=worst)
+
+
+def _read_series(case: Case, case_file: Path):
+    if case.scan.series is None:
+        return None
+    from pmd_envelope.scan.series import read_series
+
+    return read_series(case.scan.series, salt=case.patient_ref, label=_rel(case.scan.series, case_file.parent))
+
+
+def _scan_fit(mesh, mm: MeshMeasurements, series, case: Case, envelope: Envelope, settings: Settings) -> tuple:
+    """``scan_fit_gap`` and ``scan_contact_fraction`` when the envelope limits them (else nothing)."""
+    params = {p.name: p for p in envelope.parameters}
+    if not {"scan_fit_gap", "scan_contact_fraction"} & set(params):
+        return ()
+    from pmd_envelope.scan.bone import METHOD, measure_scan_fit
+    from pmd_envelope.scan.series import DEFAULT_SCAN_SETTINGS
+
+    gap_p = params.get("scan_fit_gap")
+    limit = gap_p.max if gap_p is not None and gap_p.max is not None else settings.anatomy_gap_limit_mm
+    threshold = next((c.value for c in envelope.constants if c.name == "scan_bone_threshold"), None)
+    why = ("the case names no DICOM series ([scan] series)" if series is None else
+           "the envelope gives no bone threshold ([constants.scan_bone_threshold], HU)" if threshold is None else
+           "the design mesh failed the integrity gate" if mm.thickness is None else "")
+    if why:
+        return (Measurement(parameter="scan_fit_gap", value=None, unit="mm", method=METHOD, reason=why),
+                Measurement(parameter="scan_contact_fraction", value=None, unit="1", method=METHOD, reason=why))
+    return measure_scan_fit(mesh, series, case.scan.series, threshold_hu=threshold, gap_limit=limit,
+                            contact_angle_deg=DEFAULT_SCAN_SETTINGS.contact_angle_deg, settings=DEFAULT_SCAN_SETTINGS)
+
+
+def _scan_block(scan, series) -> dict:
+    block = {"modality": scan.modality, "acquired": scan.acquired, "slice_thickness": scan.slice_thickness,
+             "pixel_spacing": scan.pixel_spacing, "source": TYPED if series is None else FROM_SERIES}
+    if series is not None:
+        from pmd_envelope.scan.series import DEFAULT_SCAN_SETTINGS, UID_SALT_BASIS
+
+        block["series"] = {"path": series.folder, "files": len(series.files), "content_sha256": series.content_sha256,
+                           "series_uid_hmac": series.series_uid_hash, "uid_salt": UID_SALT_BASIS,
+                           "header": series.header_dict(), "findings": [f.as_dict() for f in series.findings],
+                           "settings": DEFAULT_SCAN_SETTINGS.as_dict()}
+    return block
 
 
 def _at_resolution(m: Measurement) -> Measurement:

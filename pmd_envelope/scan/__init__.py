@@ -1,0 +1,1 @@
+"""The planning scan: DICOM series headers and checks, bone surface and the design's fit on it."""

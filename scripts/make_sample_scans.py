@@ -1,0 +1,169 @@
+#!/usr/bin/env python3
+"""Make the sample cases with a DICOM CT series: cranial-005 (plate on its defect) and cranial-006 (wrong side).
+
+The patient is a seeded synthetic head phantom (pmd_envelope.scan.phantom): a spherical skull
+shell with a circular defect, brain, scalp and air, written as an RLE Lossless CT series with
+realistic headers and canary (fake) identity. cranial-005's design is a spherical-cap plate
+0.5 mm off the outer table over the defect, with a 0.1 rad (7 mm) rim overlap. cranial-006 has
+the same series and the same plate mirrored left-right in the scanner frame (x -> -x, as an
+LPS/RAS mix-up in a file conversion does): every design parameter is the same, but the head
+is not centred in the scanner, so the plate lands inside the other side of the skull.
+
+Deterministic: the seed draws the head's position and the defect's direction, which are then
+stated at 7 significant digits and used as stated; the voxels are integer sums of sub-samples
+(elementwise float operations only, see the phantom module); design vertices are snapped to the
+2^-10 mm grid as in scripts/make_sample_cases.py. Both case folders hold identical series files
+(git stores them once). Truth goes to sample_scans/SCANS_MANIFEST.json; a test re-runs this
+script and compares the bytes.
+
+Usage: python scripts/make_sample_scans.py [--out sample_scans]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+
+from pmd_envelope.mesh_io import write_binary_stl
+from pmd_envelope.resolution import at_resolution, round_reals
+from pmd_envelope.scan.phantom import FAKE_IDENTITY, HU, HeadPhantom, StackGeometry, phantom_volume, write_series
+from pmd_envelope.shapes import cap_plate_truth, spherical_cap_plate
+
+SEED = 20261212
+ENVELOPE = ("cranial-plate-ti64-lpbf", "1.2.0")
+GRID_MM = 2.0**-10
+R_INNER, R_OUTER, R_SCALP = 64.0, 70.0, 75.0  # skull tables and scalp [mm]: adult vault bone ~6 mm
+DEFECT_HALF_ANGLE = 0.35  # [rad]: a defect ~48 mm across
+PLATE_GAP, PLATE_T, OVERLAP = 0.5, 2.0, 0.1  # [mm], [mm], [rad] (7 mm rim on bone, >= 5 mm, domain notes)
+PIXEL, SLICE, ROWS, COLUMNS, SLICES = 0.8, 1.25, 128, 192, 60
+RINGS, SEGMENTS = 30, 120
+
+CASE_TOML = """\
+# Sample case {case_id} (made by scripts/make_sample_scans.py, seed {seed}; do not edit by hand).
+# {what}
+schema = "pmd-envelope/case/1"
+case_id = "{case_id}"
+patient_ref = "PSN-{pseudo}"
+design_iteration = "D1"
+designer = "sample-designer"
+physician_approval_ref = "APPR-{case_id}-D1"
+
+[envelope]
+id = "{env_id}"
+version = "{env_version}"
+
+[request]
+id = "HCP-REQ-2026-{num:04d}"
+received = 2026-09-20
+planned_use = 2026-11-30
+[request.characteristics]
+defect_site = "right parietal"
+rim_overlap_mm = 7.0
+drainage_holes = false
+notes = "Sample request for a patient-specific cranial plate"
+
+[scan]
+series = "ct"
+{typed}
+[design]
+mesh = "design.stl"
+units = "mm"
+"""
+
+
+def on_grid(vertices: np.ndarray) -> np.ndarray:
+    return np.round(np.asarray(vertices, dtype=np.float64) / GRID_MM) * GRID_MM
+
+
+def sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def rotation_to(axis: np.ndarray) -> np.ndarray:
+    """A rotation matrix taking +z to ``axis`` (Rodrigues, closed form: no LAPACK)."""
+    z = np.array([0.0, 0.0, 1.0])
+    v = np.cross(z, axis)
+    c = float(axis[2])
+    k = np.array([[0.0, -v[2], v[1]], [v[2], 0.0, -v[0]], [-v[1], v[0], 0.0]])
+    return np.eye(3) + k + k @ k / (1.0 + c)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--out", default=str(Path(__file__).resolve().parent.parent / "sample_scans"))
+    args = ap.parse_args(argv)
+    out = Path(args.out)
+    rng = np.random.default_rng(SEED)
+    centre = np.array([at_resolution(x) for x in (rng.uniform(8.0, 16.0), rng.uniform(-24.0, -16.0), 40.0)])
+    azimuth, elevation = at_resolution(rng.uniform(-0.2, 0.2)), at_resolution(rng.uniform(0.6, 0.8))
+    # the defect on the patient's right (-x in LPS), pointing up by ``elevation``
+    axis = np.array([-math.cos(elevation) * math.cos(azimuth), math.cos(elevation) * math.sin(azimuth),
+                     math.sin(elevation)])
+    axis = np.array([at_resolution(x) for x in axis])
+    head = HeadPhantom(centre=tuple(float(x) for x in centre), r_inner=R_INNER, r_outer=R_OUTER, r_scalp=R_SCALP,
+                       defect_axis=tuple(float(x) for x in axis),
+                       defect_cos=at_resolution(math.cos(DEFECT_HALF_ANGLE)))
+    origin = (round(centre[0] - PIXEL * (COLUMNS - 1) / 2, 3), round(centre[1] - PIXEL * (ROWS - 1) / 2, 3),
+              round(centre[2] + 2.0, 3))
+    geo = StackGeometry(origin=origin, rows=ROWS, columns=COLUMNS, pixel_spacing=PIXEL,
+                        z_steps=tuple(SLICE * k for k in range(SLICES)))
+    hu = phantom_volume(head, geo)
+
+    r_plate = R_OUTER + PLATE_GAP
+    half = DEFECT_HALF_ANGLE + OVERLAP
+    plate = spherical_cap_plate(r_plate, PLATE_T, half, rings=RINGS, segments=SEGMENTS)
+    verts = on_grid(np.array(plate.vertices) @ rotation_to(axis).T + centre)
+    faces = np.array(plate.faces)
+    truth = {k: float(v) for k, v in cap_plate_truth(r_plate, PLATE_T, half).items()}
+    truth["radius_of_curvature"] = r_plate
+    manifest = {"seed": SEED, "generator": "scripts/make_sample_scans.py", "vertex_grid_mm": GRID_MM,
+                "reals": "7 significant digits",
+                "phantom": {**head.as_dict(), "hu": HU, "defect_half_angle_rad": DEFECT_HALF_ANGLE,
+                            "identity_canaries": FAKE_IDENTITY},
+                "series": {"rows": ROWS, "columns": COLUMNS, "slices": SLICES, "pixel_spacing": PIXEL,
+                           "slice_spacing": SLICE, "slice_thickness": SLICE, "origin": list(origin),
+                           "transfer_syntax": "RLE Lossless"},
+                "cases": []}
+    cases = [
+        ("cranial-005", verts, faces, "nonconforming",
+         "plate 0.5 mm off the outer table over its defect, read from its DICOM series: every parameter and the "
+         "scan fit conform; nonconforming only because envelope 1.2.0 is a draft", PLATE_GAP, "",
+         "Design: spherical-cap plate over the phantom's defect, 0.5 mm off the bone."),
+        ("cranial-006", verts * np.array([-1.0, 1.0, 1.0]), faces[:, ::-1], "nonconforming",
+         "the same plate mirrored left-right in the scanner frame (wrong side): every design parameter inside the "
+         "envelope, nonconforming on the scan fit (and on the draft envelope)", None,
+         'modality = "CT"\nslice_thickness = 1.25\npixel_spacing = 0.8\nlength_unit = "mm"\n',
+         "Design: the cranial-005 plate mirrored x -> -x (wrong side); typed scan numbers agree with the series."),
+    ]
+    for num, (case_id, v, f, verdict, why, gap, typed, what) in enumerate(cases, start=5):
+        folder = out / case_id
+        folder.mkdir(parents=True, exist_ok=True)
+        for old in (folder / "ct").glob("*.dcm") if (folder / "ct").is_dir() else ():
+            old.unlink()
+        paths = write_series(folder / "ct", hu, geo, seed=SEED, slice_thickness=SLICE, series_key="phantom-head")
+        write_binary_stl(folder / "design.stl", v, f, header=f"pmd-envelope sample {case_id}".encode())
+        pseudo = hashlib.sha256(f"{SEED}:{case_id}".encode()).hexdigest()[:8].upper()
+        (folder / "case.toml").write_text(CASE_TOML.format(
+            case_id=case_id, seed=SEED, what=what, pseudo=pseudo, env_id=ENVELOPE[0], env_version=ENVELOPE[1],
+            num=num, typed=typed), encoding="utf-8")
+        files = ["case.toml", "design.stl"] + [f"ct/{p.name}" for p in paths]
+        t = dict(truth)
+        if gap is not None:
+            t["scan_fit_gap"] = gap
+        manifest["cases"].append(round_reals({
+            "case_id": case_id, "expected_verdict": verdict, "why": why, "mirrored": gap is None,
+            "design": {"inner_radius": r_plate, "thickness": PLATE_T, "half_angle_rad": half, "rings": RINGS,
+                       "segments": SEGMENTS, "axis": list(axis), "centre": list(centre)},
+            "truth": t, "files": {name: sha256(folder / name) for name in files}}))
+    (out / "SCANS_MANIFEST.json").write_text(json.dumps(manifest, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+    print(f"wrote {len(cases)} cases with a DICOM series to {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
