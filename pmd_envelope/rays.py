@@ -28,6 +28,9 @@ faces incident to the origin), where is the first surface met, ignoring those in
 from __future__ import annotations
 
 import numpy as np
+from embreex import rtcore_scene
+from embreex.mesh_construction import TriangleMesh
+from rtree import index
 
 __all__ = ["EmbreeCaster", "ExactCaster", "FaceGrid", "face_boxes", "looks_back", "moller_trumbore"]
 
@@ -88,11 +91,6 @@ class EmbreeCaster:
     engine = "embree-float32"
 
     def __init__(self, vertices: np.ndarray, faces: np.ndarray, recast_step: float):
-        # deferred (here and rtree below): compiled libraries that the CLI's other commands never
-        # need, imported on first use to keep start-up short
-        from embreex import rtcore_scene
-        from embreex.mesh_construction import TriangleMesh
-
         self.faces = faces
         self.shift = vertices.min(axis=0)
         shifted = (vertices - self.shift).astype(np.float32)
@@ -186,15 +184,16 @@ class FaceGrid:
         large = (span > 1).any(axis=1)
         self.large = np.flatnonzero(large)[: self.n]
         small = np.flatnonzero(~large)[: self.n]
-        lo, two = lo[small], span[small] == 1
-        faces, cells = [], []
-        for corner in np.ndindex(2, 2, 2):  # span <= 1: the lower cell and, where 1, the upper one
-            pick = np.ones(len(small), dtype=bool)
-            for axis in range(3):
-                if corner[axis]:
-                    pick &= two[:, axis]
+        # span <= 1: the lower cell and, on each axis where the span is 1, the upper one; the flat
+        # cell index is linear in the cell, so each corner adds a constant to the lower cell's
+        flat = self._flat(lo[small])
+        bits = (span[small] == 1) @ np.array([4, 2, 1])
+        faces, cells = [small], [flat]
+        for corner in list(np.ndindex(2, 2, 2))[1:]:
+            need = corner[0] * 4 + corner[1] * 2 + corner[2]
+            pick = np.flatnonzero(bits & need == need)
             faces.append(small[pick])
-            cells.append(self._flat(lo[pick] + corner))
+            cells.append(flat[pick] + self._flat(np.array([corner]))[0])
         self.pair_face = np.concatenate(faces)
         self.pair_cell = np.concatenate(cells)
 
@@ -234,8 +233,6 @@ class ExactCaster:
 
     def __init__(self, vertices: np.ndarray, faces: np.ndarray, only: np.ndarray | None = None,
                  boxes: tuple[np.ndarray, np.ndarray] | None = None):
-        from rtree import index
-
         self.v, self.f = vertices, faces
         ids = np.arange(len(faces)) if only is None else np.asarray(only, dtype=np.int64)
         if boxes is not None:

@@ -278,14 +278,19 @@ def _face_ray_field(mesh: MeshData, settings: Settings, engine: str, caster, geo
         # of all faces would cost ~1 s at 1M faces, as much as the embree pass itself
         boxes = face_boxes(mesh.vertices, f)
         grid = None
-        for _ in range(8):
-            todo = idx[np.isfinite(per_face[idx]) & ~verified[idx]]
-            if len(todo) == 0:
+        finite = idx[np.isfinite(per_face[idx])]  # stays so: a re-check replaces finite values only
+        # round r re-checks the faces of ranks [r k, (r + 1) k) of the float32 values (a value not
+        # yet re-checked never changes): one partial sort serves every round
+        k, rounds = settings.exact_recheck_faces, 8
+        depth = min(rounds * k, len(finite))
+        queue = finite[np.argpartition(per_face[finite], depth - 1)[:depth]] if 0 < depth < len(finite) else finite
+        queue = queue[np.argsort(per_face[queue], kind="stable")]
+        for r in range(rounds):
+            thin = queue[r * k:(r + 1) * k]
+            if len(thin) == 0:
                 break
-            k = min(settings.exact_recheck_faces, len(todo))
-            thin = todo[np.argpartition(per_face[todo], k - 1)[:k]]
             bound = per_face[thin] * 1.01 + 10.0 * settings.engine_tolerance_mm
-            seg_lo, seg_hi = ExactCaster.segment_boxes(centroids[thin], inward[thin], np.zeros(k), bound)
+            seg_lo, seg_hi = ExactCaster.segment_boxes(centroids[thin], inward[thin], np.zeros(len(thin)), bound)
             if grid is None:  # cells about the size of the first round's segments
                 grid = FaceGrid(*boxes, size=float((seg_hi - seg_lo).max()))
             exact = ExactCaster(mesh.vertices, f, only=grid.near(seg_lo, seg_hi), boxes=boxes)
@@ -296,7 +301,6 @@ def _face_ray_field(mesh: MeshData, settings: Settings, engine: str, caster, geo
             per_face[thin[ok]] = t64[ok]
             hit_face[thin[ok]] = h64[ok]
             verified[thin] = True
-            finite = idx[np.isfinite(per_face[idx])]
             if verified[finite[np.argmin(per_face[finite])]]:
                 break
     else:
