@@ -63,13 +63,15 @@ def measure_mesh(mesh: MeshData, settings: Settings, *, expected_bodies: int | N
     mesh_face_geometry(mesh)  # cached once here, before two threads read it
     # The self-intersection check runs in a worker process on the other core while the rest is
     # measured here; its result joins the integrity report at the end. With embree the ray
-    # thickness starts at once in a thread: the index build and the casts release the GIL, so
-    # they overlap the extents, the gate and the holes (on the core the worker leaves when it is
-    # done). It is used only if the gate finds the mesh closed; otherwise its result (or error)
-    # is dropped. The float64 engine, much slower on a mesh that rays escape, waits for the gate.
+    # thickness then starts in a thread beside the gate and the holes: the index build and the
+    # casts release the GIL, so they use the core the worker leaves when it is done. It is used
+    # only if the gate finds the mesh closed; otherwise its result (or error) is dropped. It
+    # starts after the extents: their thousands of small numpy calls wait for the GIL at every
+    # call when a thread holds it (2.4 s -> 7 s measured), the gate's few large ones do not. The
+    # float64 engine, much slower on a mesh that rays escape, waits for the gate.
     with SelfIntersectionCheck(mesh.vertices, mesh.faces) as pending, ThreadPoolExecutor(max_workers=1) as pool:
-        early = pool.submit(ray_thickness, mesh, settings) if settings.ray_engine == "embree" else None
         extents = measure_extents(mesh)
+        early = pool.submit(ray_thickness, mesh, settings) if settings.ray_engine == "embree" else None
         span = extents[0].value
         integrity = check_integrity(mesh, expected_bodies=expected_bodies, plausible_size=plausible_size,
                                     largest_extent=span, unit_size_slack=settings.unit_size_slack,
