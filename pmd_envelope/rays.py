@@ -5,9 +5,9 @@ faces incident to the origin), where is the first surface met, ignoring those in
 
 * ``embree``: Embree through embreex, float32, ~3 M rays/s on one core (shared performance
   notes). Embree has no per-ray face exclusion (nor a ray start ``tnear``) in embreex, so the
-  first cast starts one re-cast step (``recast_step``, 1e-4 mm) along the ray: the part of the
-  ray that a re-cast past the start face at t ~ 0 would skip anyway, and the only part in
-  which an incident face can be met. Casting from the start point itself met an incident face
+  first cast starts one re-cast step (``recast_step``: 1e-4 mm for wall thickness) along the
+  ray: the part of the ray that a re-cast past the start face at t ~ 0 would skip anyway, and
+  where the faces incident to the start point are met (their planes pass through it). Casting from the start point itself met an incident face
   first on about half of the face rays and nearly every vertex ray, and re-cast them all. When a
   hit is still an incident face, the ray is re-cast from just past that hit. The distance is
   always counted from the true start point. The float64 engine below, which filters incident
@@ -112,8 +112,10 @@ class EmbreeCaster:
         step = self.recast_step
         t_total = np.full(n, step)
         face = np.full(n, -1, dtype=np.int64)
-        # offset in float64, then rounded once to float32
-        o = (origins - self.shift + directions * step).astype(np.float32)
+        # offset in float64, then rounded once to float32 (in place: one temporary, not three)
+        o = origins - self.shift
+        o += directions * step
+        o = o.astype(np.float32)
         d = directions.astype(np.float32)
         todo = None  # all rays on the first cast, without copying them
         for _ in range(max_recasts + 1):

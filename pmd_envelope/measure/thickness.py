@@ -8,8 +8,10 @@ edge, and the face is in the *sharp-edge zone*: its distance is kept but exclude
 reported wall thickness, so sharp edges do not fake thin walls. The minimum is reported with and
 without the zone.
 
-Rays start exactly at the centroid and the start face is excluded (see
-:mod:`pmd_envelope.rays`): no fixed origin offset decides what counts as a wall. The fast
+Rays start at the centroid and the start face is excluded (see :mod:`pmd_envelope.rays`): the
+float32 pass skips only the first ``ray_offset_mm`` (1e-4 mm) of each ray, which a re-cast past
+the start face would skip anyway, and the float64 engine filters the start face by id with no
+offset, so no offset decides what counts as a wall. The fast
 engine is Embree (embreex, float32); an exact float64 engine gives the same numbers within
 ``engine_tolerance_mm`` (asserted on every test shape) and re-measures the thinnest faces, so the
 reported minimum and witness are float64. The record names the engine and the tolerance.
