@@ -15,7 +15,8 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-__all__ = ["MeshData", "Welding", "triangle_areas", "face_normals", "mesh_face_geometry", "mesh_signed_volume",
+__all__ = ["MeshData", "Welding", "triangle_areas", "face_normals", "mesh_face_geometry", "mesh_edges",
+           "mesh_signed_volume",
            "signed_volume", "count_bodies"]
 
 
@@ -119,6 +120,26 @@ def mesh_face_geometry(mesh: MeshData) -> tuple[np.ndarray, np.ndarray]:
     normals.setflags(write=False)
     areas.setflags(write=False)
     return normals, areas
+
+
+@functools.lru_cache(maxsize=2)
+def mesh_edges(mesh: MeshData) -> tuple[np.ndarray, np.ndarray]:
+    """Half-edges sorted by undirected edge, computed once per mesh: ``(order, sorted keys)``.
+
+    Half-edge h runs from ``faces.reshape(-1)[h]`` to ``faces[:, [1, 2, 0]].reshape(-1)[h]`` and
+    belongs to face ``h // 3``; its undirected key is ``min * n + max`` of its two vertices, n
+    the vertex count. ``order`` is the stable argsort of the keys, ``sorted keys`` the keys in
+    that order. The gate (boundary, non-manifold and winding checks, vertex fans) and the hole
+    search (smooth patches, genus) share this one sort. Read-only, like the mesh.
+    """
+    f, n = mesh.faces, len(mesh.vertices)
+    a, b = f.reshape(-1), f[:, [1, 2, 0]].reshape(-1)
+    key = np.minimum(a, b) * n + np.maximum(a, b)
+    order = np.argsort(key, kind="stable")
+    keys = key[order]
+    order.setflags(write=False)
+    keys.setflags(write=False)
+    return order, keys
 
 
 @functools.lru_cache(maxsize=2)

@@ -4,11 +4,15 @@ Two engines answer the same question -- for each ray (origin on the surface, dir
 faces incident to the origin), where is the first surface met, ignoring those incident faces:
 
 * ``embree``: Embree through embreex, float32, ~3 M rays/s on one core (shared performance
-  notes). Embree has no per-ray face exclusion in embreex, so a ray is cast from the start point
-  itself; when the first hit is an incident face (the start face met at t ~ 0 by float32
-  round-off) the ray is re-cast from just past that hit, and the distance is still counted from
-  the true start point. Coordinates are shifted to the mesh's bounding-box corner so float32
-  keeps ~1.5e-5 mm resolution at 250 mm.
+  notes). Embree has no per-ray face exclusion (nor a ray start ``tnear``) in embreex, so the
+  first cast starts one re-cast step (``recast_step``: 1e-4 mm for wall thickness) along the
+  ray: the part of the ray that a re-cast past the start face at t ~ 0 would skip anyway, and
+  where the faces incident to the start point are met (their planes pass through it). Casting from the start point itself met an incident face
+  first on about half of the face rays and nearly every vertex ray, and re-cast them all. When a
+  hit is still an incident face, the ray is re-cast from just past that hit. The distance is
+  always counted from the true start point. The float64 engine below, which filters incident
+  faces by id with no step at all, re-measures the thinnest faces. Coordinates are shifted to
+  the mesh's bounding-box corner so float32 keeps ~1.5e-5 mm resolution at 250 mm.
 * ``exact``: float64 Moller-Trumbore (Moller & Trumbore 1997, "Fast, minimum storage
   ray-triangle intersection", J. Graphics Tools 2(1)) over candidate triangles, with the incident
   faces filtered out by id, so no offset of any kind is involved. Written here because no
@@ -24,6 +28,9 @@ faces incident to the origin), where is the first surface met, ignoring those in
 from __future__ import annotations
 
 import numpy as np
+from embreex import rtcore_scene
+from embreex.mesh_construction import TriangleMesh
+from rtree import index
 
 __all__ = ["EmbreeCaster", "ExactCaster", "FaceGrid", "face_boxes", "looks_back", "moller_trumbore"]
 
@@ -76,18 +83,14 @@ class EmbreeCaster:
     vertices : (n, 3) float64 [mm]
     faces : (m, 3) int
     recast_step : float
-        Step [mm] past an excluded hit before re-casting. At least 8 float32 ulps of the
-        largest shifted coordinate, so the re-cast cannot meet the same face again.
+        Step [mm] along each ray where the first cast starts, and past an excluded hit before
+        re-casting. At least 8 float32 ulps of the largest shifted coordinate, so a cast cannot
+        meet the start face (or the excluded face) again.
     """
 
     engine = "embree-float32"
 
     def __init__(self, vertices: np.ndarray, faces: np.ndarray, recast_step: float):
-        # deferred (here and rtree below): compiled libraries that the CLI's other commands never
-        # need, imported on first use to keep start-up short
-        from embreex import rtcore_scene
-        from embreex.mesh_construction import TriangleMesh
-
         self.faces = faces
         self.shift = vertices.min(axis=0)
         shifted = (vertices - self.shift).astype(np.float32)
@@ -100,37 +103,44 @@ class EmbreeCaster:
         """First hit of each ray not on a face incident to its origin.
 
         ``incident(ray_ids, face_ids) -> bool array`` says whether a hit face is incident to the
-        ray's start point; ``t_max`` [mm] optionally bounds each ray. Returns
-        ``(t [mm] from the true origin, inf on a miss; face id, -1)``.
+        ray's start point; ``t_max`` [mm] optionally bounds each ray. The first cast starts
+        ``recast_step`` along each ray (module notes). Returns ``(t [mm] from the true origin,
+        inf on a miss; face id, -1)``. Safe to call from several threads at once (embreex
+        releases the GIL while Embree traverses the committed scene).
         """
         n = len(origins)
-        t_total = np.zeros(n)
+        step = self.recast_step
+        t_total = np.full(n, step)
         face = np.full(n, -1, dtype=np.int64)
-        todo = np.arange(n)
-        o = (origins - self.shift).astype(np.float32)
+        # offset in float64, then rounded once to float32 (in place: one temporary, not three)
+        o = origins - self.shift
+        o += directions * step
+        o = o.astype(np.float32)
         d = directions.astype(np.float32)
+        todo = None  # all rays on the first cast, without copying them
         for _ in range(max_recasts + 1):
+            ids = np.arange(n) if todo is None else todo
+            oo, dd = (o, d) if todo is None else (o[todo], d[todo])
             if t_max is None:
-                out = self.scene.run(o[todo], d[todo], output=1)
+                out = self.scene.run(oo, dd, output=1)
             else:
-                left = np.maximum(t_max[todo] - t_total[todo], 0.0).astype(np.float32)
-                out = self.scene.run(o[todo], d[todo], dists=left, output=1)
+                left = np.maximum(t_max[ids] - t_total[ids], 0.0).astype(np.float32)
+                out = self.scene.run(oo, dd, dists=left, output=1)
             prim = np.asarray(out["primID"], dtype=np.int64)
             tf = np.asarray(out["tfar"], dtype=np.float64)
             missed = prim < 0
-            t_total[todo[missed]] = np.inf
-            hit_ids, hit_prim, hit_t = todo[~missed], prim[~missed], tf[~missed]
+            t_total[ids[missed]] = np.inf
+            hit_ids, hit_prim, hit_t = ids[~missed], prim[~missed], tf[~missed]
             excl = incident(hit_ids, hit_prim)
             keep = ~excl
             t_total[hit_ids[keep]] += hit_t[keep]
             face[hit_ids[keep]] = hit_prim[keep]
             # excluded hit: move the origin just past it and cast again; the distance walked so
             # far is kept so the result is measured from the true start point
-            again = hit_ids[excl]
-            step = hit_t[excl] + self.recast_step
-            t_total[again] += step
-            o[again] = o[again] + d[again] * step[:, None].astype(np.float32)
-            todo = again
+            todo = hit_ids[excl]
+            walked = hit_t[excl] + step
+            t_total[todo] += walked
+            o[todo] = o[todo] + d[todo] * walked[:, None].astype(np.float32)
             if len(todo) == 0:
                 break
         if len(todo):  # still on incident faces after max_recasts: report a miss, not a guess
@@ -176,15 +186,16 @@ class FaceGrid:
         large = (span > 1).any(axis=1)
         self.large = np.flatnonzero(large)[: self.n]
         small = np.flatnonzero(~large)[: self.n]
-        lo, two = lo[small], span[small] == 1
-        faces, cells = [], []
-        for corner in np.ndindex(2, 2, 2):  # span <= 1: the lower cell and, where 1, the upper one
-            pick = np.ones(len(small), dtype=bool)
-            for axis in range(3):
-                if corner[axis]:
-                    pick &= two[:, axis]
+        # span <= 1: the lower cell and, on each axis where the span is 1, the upper one; the flat
+        # cell index is linear in the cell, so each corner adds a constant to the lower cell's
+        flat = self._flat(lo[small])
+        bits = (span[small] == 1) @ np.array([4, 2, 1])
+        faces, cells = [small], [flat]
+        for corner in list(np.ndindex(2, 2, 2))[1:]:
+            need = corner[0] * 4 + corner[1] * 2 + corner[2]
+            pick = np.flatnonzero(bits & need == need)
             faces.append(small[pick])
-            cells.append(self._flat(lo[pick] + corner))
+            cells.append(flat[pick] + self._flat(np.array([corner]))[0])
         self.pair_face = np.concatenate(faces)
         self.pair_cell = np.concatenate(cells)
 
@@ -224,8 +235,6 @@ class ExactCaster:
 
     def __init__(self, vertices: np.ndarray, faces: np.ndarray, only: np.ndarray | None = None,
                  boxes: tuple[np.ndarray, np.ndarray] | None = None):
-        from rtree import index
-
         self.v, self.f = vertices, faces
         ids = np.arange(len(faces)) if only is None else np.asarray(only, dtype=np.int64)
         if boxes is not None:

@@ -19,9 +19,10 @@ class Settings:
     Attributes
     ----------
     ray_offset_mm : float
-        Step [mm] past a hit on a face incident to the ray's start point before the float32
-        engine re-casts (rays start exactly on the surface; the distance is always counted from
-        the true start point, so this step only bounds the smallest wall that can be seen).
+        Where the float32 engine's first cast starts along each ray [mm], and its step past a
+        hit on a face incident to the ray's start point before it re-casts (rays start on the
+        surface; the distance is always counted from the true start point, so this step only
+        bounds the smallest wall that can be seen; the float64 re-check uses no step).
         1e-4 mm is 1/1000 of the thinnest wall Ti LPBF can build (0.4 mm, domain notes §3) and
         ~7 float32 ulps at 250 mm (the build-volume size); the engine raises it to 8 ulps of the
         largest coordinate if that is larger.

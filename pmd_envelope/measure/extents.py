@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import numpy as np
+import trimesh
+from scipy.spatial import ConvexHull, QhullError
 
 from pmd_envelope.geometry import MeshData, mesh_face_geometry, mesh_signed_volume
 from pmd_envelope.measure.curvature import concave_surface_radius, measure_curvature, sphere_fit
@@ -27,9 +29,6 @@ def _box_about(points: np.ndarray, normal: np.ndarray) -> tuple[float, np.ndarra
     The in-plane rectangle is the exact minimum-area one (rotating calipers over the 2D hull,
     trimesh.bounds.oriented_bounds_2D).
     """
-    import trimesh
-    from scipy.spatial import ConvexHull, QhullError
-
     n = normal / np.linalg.norm(normal)
     # any two unit vectors completing a right-handed frame with n
     helper = np.eye(3)[int(np.argmin(np.abs(n)))]
@@ -69,9 +68,6 @@ def oriented_extents(vertices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     built: a cap plate's hull holds its whole outer surface (2 s at 1M faces), and trimesh's
     ``bounding_box_oriented`` on the whole mesh takes 40-80 s at 2M faces (performance notes).
     """
-    import trimesh
-    from scipy.spatial import QhullError
-
     centred = vertices - vertices.mean(axis=0)
     _, _, axes = np.linalg.svd(centred[:: max(1, len(centred) // 200_000)], full_matrices=False)
     step = max(1, len(centred) // _SEARCH_POINTS)

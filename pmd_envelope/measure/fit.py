@@ -13,6 +13,7 @@ within the limit (the envelope's ``anatomy_gap`` maximum, else the settings defa
 from __future__ import annotations
 
 import numpy as np
+import trimesh
 
 from pmd_envelope.geometry import MeshData, mesh_face_geometry
 from pmd_envelope.measure.records import Measurement, Witness
@@ -22,8 +23,6 @@ __all__ = ["contact_gaps", "measure_fit"]
 
 def contact_gaps(design: MeshData, anatomy: MeshData, contact_angle_deg: float):
     """(contact face ids, signed gap per contact face [mm], closest anatomy points, anatomy face ids)."""
-    import trimesh
-
     v, f = design.vertices, design.faces
     c = v[f].mean(axis=1)
     anat = trimesh.Trimesh(anatomy.vertices, anatomy.faces, process=False)

@@ -29,7 +29,7 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from pmd_envelope.geometry import MeshData, count_bodies, mesh_face_geometry
+from pmd_envelope.geometry import MeshData, count_bodies, mesh_edges, mesh_face_geometry
 from pmd_envelope.measure.records import Measurement, Witness
 
 __all__ = ["Hole", "find_through_holes", "measure_holes", "smooth_patches", "circle_fit"]
@@ -46,24 +46,14 @@ class Hole:
     rim_point: tuple[float, float, float]
 
 
-def _edge_pairs(f: np.ndarray, nv: int) -> tuple[np.ndarray, np.ndarray]:
-    """Half-edges sorted by undirected edge: ``(order, sorted keys)``; half-edge h runs from
-    ``f.reshape(-1)[h]`` to ``f[:, [1, 2, 0]].reshape(-1)[h]`` and belongs to face ``h // 3``.
-    One sort serves both the patches and the genus (sorting 3M int64 keys is ~0.3 s)."""
-    a, b = f.reshape(-1), f[:, [1, 2, 0]].reshape(-1)
-    key = np.minimum(a, b) * nv + np.maximum(a, b)
-    order = np.argsort(key, kind="stable")
-    return order, key[order]
-
-
 def smooth_patches(mesh: MeshData, feature_angle_deg: float) -> np.ndarray:
     """Label of the smooth patch of each face (faces joined across edges bending less than the angle)."""
     f = mesh.faces
-    return _smooth_patches(f, mesh_face_geometry(mesh)[0], _edge_pairs(f, len(mesh.vertices)), feature_angle_deg)
+    return _smooth_patches(f, mesh_face_geometry(mesh)[0], mesh_edges(mesh), feature_angle_deg)
 
 
 def _smooth_patches(f, n, edges, feature_angle_deg):
-    """:func:`smooth_patches` from the face normals and :func:`_edge_pairs`."""
+    """:func:`smooth_patches` from the face normals and :func:`pmd_envelope.geometry.mesh_edges`."""
     order, k = edges
     face_of = np.repeat(np.arange(len(f)), 3)
     pair = np.flatnonzero(k[1:] == k[:-1])
@@ -174,7 +164,7 @@ def find_through_holes(mesh: MeshData, feature_angle_deg: float, *,
     v, f = mesh.vertices, mesh.faces
     # face normals, areas and the edge sort are computed once and shared below
     normals, tri_area = mesh_face_geometry(mesh)
-    edges = _edge_pairs(f, len(v))
+    edges = mesh_edges(mesh)
     # genus of a closed orientable surface: chi = V - E + F = 2 (bodies - genus); E counts the
     # distinct undirected edges, V the vertices the faces use
     k = edges[1]

@@ -8,8 +8,10 @@ edge, and the face is in the *sharp-edge zone*: its distance is kept but exclude
 reported wall thickness, so sharp edges do not fake thin walls. The minimum is reported with and
 without the zone.
 
-Rays start exactly at the centroid and the start face is excluded (see
-:mod:`pmd_envelope.rays`): no fixed origin offset decides what counts as a wall. The fast
+Rays start at the centroid and the start face is excluded (see :mod:`pmd_envelope.rays`): the
+float32 pass skips only the first ``ray_offset_mm`` (1e-4 mm) of each ray, which a re-cast past
+the start face would skip anyway, and the float64 engine filters the start face by id with no
+offset, so no offset decides what counts as a wall. The fast
 engine is Embree (embreex, float32); an exact float64 engine gives the same numbers within
 ``engine_tolerance_mm`` (asserted on every test shape) and re-measures the thinnest faces, so the
 reported minimum and witness are float64. The record names the engine and the tolerance.
@@ -23,6 +25,7 @@ centroids, which lie a sagitta below it; ``value`` stays the face-ray minimum.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -209,13 +212,58 @@ def ray_thickness(mesh: MeshData, settings: Settings, engine: str | None = None)
     engine = engine or settings.ray_engine
     f = mesh.faces
     geometry = face_rays(mesh)  # once: every cast below reuses it
-    centroids, inward, areas, valid = geometry
+    centroids, inward, areas, _ = geometry
     normals = -inward
-    idx = np.flatnonzero(valid)
 
     # one index for the face and the vertex rays
     caster = (EmbreeCaster(mesh.vertices, f, settings.ray_offset_mm) if engine == "embree"
               else ExactCaster(mesh.vertices, f))
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        # with embree the vertex rays run in a second thread while the face rays and their float64
+        # re-check run here: embreex releases the GIL, so two threads cast ~5 M rays/s against
+        # ~3 M on one (shared performance notes); the R-tree of the exact engine is not shared
+        # across threads
+        pending = pool.submit(vertex_ray_thickness, mesh, settings, engine, caster=caster) \
+            if engine == "embree" else None
+        field = _face_ray_field(mesh, settings, engine, caster, geometry)
+        vertex = pending.result() if pending is not None else vertex_ray_thickness(mesh, settings, engine, caster=caster)
+    per_face, hit_face, verified, difference = field
+    h, opposing = looks_back(normals, hit_face, inward, settings.opposing_angle_deg)
+    edge_zone = h & ~opposing
+    wall = h & opposing
+    if not wall.any():
+        raise ValueError("no ray met an opposing wall: the mesh is open or inside out")
+    wall_ids = np.flatnonzero(wall)
+    i_min = wall_ids[int(np.argmin(per_face[wall_ids]))]
+    stats = [("min", float(per_face[i_min]))] + _wall_statistics(per_face, edge_zone, areas, settings)
+    stats += [("engine_difference", difference), ("engine_tolerance", settings.engine_tolerance_mm),
+              ("min_float64", float(bool(verified[i_min])))]
+    if vertex.vertex >= 0:  # a statistic must be finite (the record's JSON has no inf)
+        stats.append(("min_vertex", vertex.minimum))
+    witness = Witness(point=tuple(float(x) for x in centroids[i_min]),
+                      opposite=tuple(float(x) for x in centroids[i_min] + inward[i_min] * per_face[i_min]),
+                      faces=(int(i_min), int(hit_face[i_min])), distance=float(per_face[i_min]))
+    if engine == "embree":
+        how = (f"engine embree-float32 with the {settings.exact_recheck_faces} thinnest faces re-measured by "
+               f"exact-float64 (stated agreement {settings.engine_tolerance_mm:g} mm)")
+    else:
+        how = "engine exact-float64 (Moller-Trumbore)"
+    m = Measurement(parameter="wall_thickness", value=float(per_face[i_min]), unit="mm", method="ray",
+                    statistics=tuple(stats), witness=witness,
+                    notes=f"inward ray from each face centroid, start face excluded; {how}; "
+                          "minimum outside the sharp-edge zone")
+    return ThicknessField(per_face=per_face, hit_face=hit_face, edge_zone=edge_zone, measurement=m)
+
+
+def _face_ray_field(mesh: MeshData, settings: Settings, engine: str, caster, geometry: tuple):
+    """Face rays of :func:`ray_thickness`: ``(per_face, hit_face, verified, engine_difference)``.
+
+    With embree the thinnest faces are re-measured in float64 (``verified``) until the thinnest
+    face overall is a float64 value.
+    """
+    f = mesh.faces
+    centroids, inward, _, valid = geometry
+    idx = np.flatnonzero(valid)
     t, hit = cast_face_rays(mesh, settings, engine, idx, geometry=geometry, caster=caster)
     per_face = np.full(len(f), np.inf)
     hit_face = np.full(len(f), -1, dtype=np.int64)
@@ -232,14 +280,19 @@ def ray_thickness(mesh: MeshData, settings: Settings, engine: str | None = None)
         # of all faces would cost ~1 s at 1M faces, as much as the embree pass itself
         boxes = face_boxes(mesh.vertices, f)
         grid = None
-        for _ in range(8):
-            todo = idx[np.isfinite(per_face[idx]) & ~verified[idx]]
-            if len(todo) == 0:
+        finite = idx[np.isfinite(per_face[idx])]  # stays so: a re-check replaces finite values only
+        # round r re-checks the faces of ranks [r k, (r + 1) k) of the float32 values (a value not
+        # yet re-checked never changes): one partial sort serves every round
+        k, rounds = settings.exact_recheck_faces, 8
+        depth = min(rounds * k, len(finite))
+        queue = finite[np.argpartition(per_face[finite], depth - 1)[:depth]] if 0 < depth < len(finite) else finite
+        queue = queue[np.argsort(per_face[queue], kind="stable")]
+        for r in range(rounds):
+            thin = queue[r * k:(r + 1) * k]
+            if len(thin) == 0:
                 break
-            k = min(settings.exact_recheck_faces, len(todo))
-            thin = todo[np.argpartition(per_face[todo], k - 1)[:k]]
             bound = per_face[thin] * 1.01 + 10.0 * settings.engine_tolerance_mm
-            seg_lo, seg_hi = ExactCaster.segment_boxes(centroids[thin], inward[thin], np.zeros(k), bound)
+            seg_lo, seg_hi = ExactCaster.segment_boxes(centroids[thin], inward[thin], np.zeros(len(thin)), bound)
             if grid is None:  # cells about the size of the first round's segments
                 grid = FaceGrid(*boxes, size=float((seg_hi - seg_lo).max()))
             exact = ExactCaster(mesh.vertices, f, only=grid.near(seg_lo, seg_hi), boxes=boxes)
@@ -250,37 +303,11 @@ def ray_thickness(mesh: MeshData, settings: Settings, engine: str | None = None)
             per_face[thin[ok]] = t64[ok]
             hit_face[thin[ok]] = h64[ok]
             verified[thin] = True
-            finite = idx[np.isfinite(per_face[idx])]
             if verified[finite[np.argmin(per_face[finite])]]:
                 break
     else:
         verified[:] = engine == "exact"
-    h, opposing = looks_back(normals, hit_face, inward, settings.opposing_angle_deg)
-    edge_zone = h & ~opposing
-    wall = h & opposing
-    if not wall.any():
-        raise ValueError("no ray met an opposing wall: the mesh is open or inside out")
-    wall_ids = np.flatnonzero(wall)
-    i_min = wall_ids[int(np.argmin(per_face[wall_ids]))]
-    stats = [("min", float(per_face[i_min]))] + _wall_statistics(per_face, edge_zone, areas, settings)
-    stats += [("engine_difference", difference), ("engine_tolerance", settings.engine_tolerance_mm),
-              ("min_float64", float(bool(verified[i_min])))]
-    vertex = vertex_ray_thickness(mesh, settings, engine, caster=caster)
-    if vertex.vertex >= 0:  # a statistic must be finite (the record's JSON has no inf)
-        stats.append(("min_vertex", vertex.minimum))
-    witness = Witness(point=tuple(float(x) for x in centroids[i_min]),
-                      opposite=tuple(float(x) for x in centroids[i_min] + inward[i_min] * per_face[i_min]),
-                      faces=(int(i_min), int(hit_face[i_min])), distance=float(per_face[i_min]))
-    if engine == "embree":
-        how = (f"engine embree-float32 with the {settings.exact_recheck_faces} thinnest faces re-measured by "
-               f"exact-float64 (stated agreement {settings.engine_tolerance_mm:g} mm)")
-    else:
-        how = "engine exact-float64 (Moller-Trumbore)"
-    m = Measurement(parameter="wall_thickness", value=float(per_face[i_min]), unit="mm", method="ray",
-                    statistics=tuple(stats), witness=witness,
-                    notes=f"inward ray from each face centroid, start face excluded; {how}; "
-                          "minimum outside the sharp-edge zone")
-    return ThicknessField(per_face=per_face, hit_face=hit_face, edge_zone=edge_zone, measurement=m)
+    return per_face, hit_face, verified, difference
 
 
 def vertex_ray_thickness(mesh: MeshData, settings: Settings, engine: str | None = None,
