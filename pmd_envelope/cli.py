@@ -61,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
                        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=(
                            "example:\n  pmd-envelope measure sample_scans/cranial-001/design.stl --units mm --json\n\n"
                            "exit codes:\n  0  measured, mesh passed the integrity gate\n"
-                           "  1  measured, mesh failed the integrity gate\n  2  bad input\n  3  internal error\n"),
+                           "  1  measured, mesh failed the integrity gate or a gate check was not evaluated\n  2  bad input\n  3  internal error\n"),
                        description="Measure a design mesh: integrity gate, wall thickness with witness, extents, "
                                    "volume, area, radius of curvature.")
     m.add_argument("mesh", help="STL, PLY, OBJ or 3MF file")
@@ -295,7 +295,7 @@ def _cmd_measure(args) -> int:
                 if repair["before"][k] != repair["after"][k]:
                     print(f"  {k}: {repair['before'][k]} -> {repair['after'][k]}")
         ig = mm.integrity
-        print(f"integrity: {'passed' if ig.passed else 'FAILED'}  ({ig.faces} faces, {ig.vertices} vertices, "
+        print(f"integrity: {ig.gate.upper() if ig.gate != 'passed' else 'passed'}  ({ig.faces} faces, {ig.vertices} vertices, "
               f"{ig.bodies} bodies; self-intersections: "
               f"{ig.self_intersections if ig.self_intersections is not None else ig.self_intersection_method})")
         if ig.welding and ig.welding["welded"]:
@@ -303,7 +303,7 @@ def _cmd_measure(args) -> int:
             print(f"  read: {w['welded']} vertices welded beyond bit-identity (tolerance {w['tolerance']:.3g} "
                   f"{mesh.units}, {w['relative_tolerance']:g} of the size; largest distance closed "
                   f"{w['max_distance']:.3g} {mesh.units})")
-        for p in ig.problems:
+        for p in ig.problems + ig.unevaluated:
             print(f"  - {p}")
         for m in mm.measurements:
             if m.value is None:
