@@ -26,6 +26,7 @@ _EPILOG = """exit codes:
   1  nonconforming (record and report still written, with the reasons)
   2  bad input: one line on stderr naming the file and the problem; nothing written
   3  internal error (a bug: please report it with --debug output)
+  output closed early by its reader (| head): the rest is dropped quietly, the exit code is the command's own
 """
 
 
@@ -178,9 +179,62 @@ def _ledger_path(args, record: str | None = None) -> Path:
     return Path("evidence") / LEDGER_NAME
 
 
+class _QuietPipe:
+    """stdout that stops writing, quietly, once the reader has gone (``... | head -1``).
+
+    The command still runs to its end and returns its own exit code (a verdict is not lost
+    because a pager closed early); the rest of the output goes to the null device, so Python's
+    final flush does not fail either.
+    """
+
+    def __init__(self, stream):
+        self._stream = stream
+        self.closed_by_reader = False
+
+    def write(self, text):
+        if self.closed_by_reader:
+            return len(text)
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            self._gone()
+            return len(text)
+
+    def flush(self):
+        if not self.closed_by_reader:
+            try:
+                self._stream.flush()
+            except BrokenPipeError:
+                self._gone()
+
+    def _gone(self):
+        import os
+
+        self.closed_by_reader = True
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self._stream.fileno())
+            os.close(devnull)
+        except (OSError, ValueError, AttributeError):
+            pass
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    stdout = sys.stdout
+    sys.stdout = _QuietPipe(stdout)
+    try:
+        return _run(args)
+    finally:
+        sys.stdout.flush()
+        sys.stdout = stdout
+
+
+def _run(args) -> int:
     try:
         return args.func(args)
     except PmdEnvelopeError as exc:

@@ -17,7 +17,7 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
+import threading
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -177,24 +177,34 @@ class SelfIntersectionCheck:
 
     def __init__(self, v: np.ndarray, f: np.ndarray, timeout: float = 300.0):
         self.timeout = timeout
-        self._tmp = tempfile.TemporaryDirectory(prefix="pmd-envelope-selfcheck-")
-        arrays = Path(self._tmp.name) / "mesh.npz"
-        np.savez(arrays, v=np.asarray(v, dtype=np.float64), f=np.asarray(f, dtype=np.int64))
+        self._started = time.monotonic()
         # the worker imports this very package, wherever it was imported from (an installed copy,
         # a checkout on PYTHONPATH, or a folder a notebook put on sys.path)
         root = str(Path(__file__).resolve().parent.parent)
-        env = dict(os.environ, PYTHONPATH=os.pathsep.join([root] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]))
-        self._started = time.monotonic()
-        self._proc = subprocess.Popen([sys.executable, "-m", "pmd_envelope.selfcheck_worker", str(arrays)],
-                                      stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                      env=env, cwd=self._tmp.name)
+        path = [root] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+        self._failed: str | None = None
+        try:
+            self._proc = subprocess.Popen([sys.executable, "-m", "pmd_envelope.selfcheck_worker"],
+                                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                          env=dict(os.environ, PYTHONPATH=os.pathsep.join(path)))
+        except OSError as exc:  # no process could be started (limits, no executable): not evaluated
+            self._proc = None
+            self._failed = f"not evaluated: the worker could not be started ({exc})"
+            return
+        # the arrays go through the pipe, not a file: a full disk must not stop the check; a
+        # thread feeds it so the caller goes on measuring meanwhile
+        pipe, self._proc.stdin = self._proc.stdin, None  # the feeder owns it; communicate() leaves it alone
+        self._feeder = threading.Thread(target=_feed, args=(pipe, v, f), daemon=True)
+        self._feeder.start()
 
     @property
-    def pid(self) -> int:
-        return self._proc.pid
+    def pid(self) -> int | None:
+        return None if self._proc is None else self._proc.pid
 
     def result(self) -> tuple[int | None, str, str]:
         """``(count or None, method or why not evaluated, manifold3d status)``."""
+        if self._proc is None:
+            return None, self._failed, "not evaluated"
         try:
             remaining = max(0.0, self.timeout - (time.monotonic() - self._started))
             try:
@@ -217,20 +227,34 @@ class SelfIntersectionCheck:
             self.close()
 
     def close(self) -> None:
-        """Kill the worker if it still runs, and remove its input file."""
+        """Kill the worker if it still runs."""
+        if self._proc is None:
+            return
         if self._proc.poll() is None:
             self._proc.kill()
         try:
             self._proc.communicate(timeout=30)
-        except (subprocess.TimeoutExpired, ValueError):
+        except (subprocess.TimeoutExpired, ValueError, OSError):
             pass
-        self._tmp.cleanup()
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _feed(pipe, v: np.ndarray, f: np.ndarray) -> None:
+    """Write the worker's input: one JSON line with the shapes, then the float64 and int64 bytes."""
+    v = np.ascontiguousarray(v, dtype="<f8")
+    f = np.ascontiguousarray(f, dtype="<i8")
+    try:
+        pipe.write(json.dumps({"v": list(v.shape), "f": list(f.shape)}).encode() + b"\n")
+        pipe.write(memoryview(v).cast("B"))
+        pipe.write(memoryview(f).cast("B"))
+        pipe.close()
+    except (BrokenPipeError, OSError, ValueError):  # the worker died or was killed: result() says so
+        pass
 
 
 def self_intersections(v: np.ndarray, f: np.ndarray, timeout: float = 300.0) -> tuple[int | None, str, str]:

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pmd_envelope.errors import MeshError
 from pmd_envelope.geometry import MeshData, mesh_face_geometry
 from pmd_envelope.measure.records import Measurement, Witness
 from pmd_envelope.measure.sphere import shrinking_ball, sphere_edge_zone
@@ -259,7 +260,8 @@ def ray_thickness(mesh: MeshData, settings: Settings, engine: str | None = None)
     edge_zone = h & ~opposing
     wall = h & opposing
     if not wall.any():
-        raise ValueError("no ray met an opposing wall: the mesh is open or inside out")
+        raise MeshError(mesh.path, "wall thickness cannot be measured: no ray met an opposing wall (the mesh is open, "
+                                   "inside out or has no wall); see the integrity gate and export the mesh again")
     wall_ids = np.flatnonzero(wall)
     i_min = wall_ids[int(np.argmin(per_face[wall_ids]))]
     stats = [("min", float(per_face[i_min]))] + _wall_statistics(per_face, edge_zone, areas, settings)
@@ -397,7 +399,8 @@ def sphere_thickness(mesh: MeshData, settings: Settings, ray: ThicknessField | N
     edge_zone[cand] = sphere_edge_zone(mesh, cand, touch, settings.opposing_angle_deg)
     ok = cand[~edge_zone[cand]]
     if len(ok) == 0:
-        raise ValueError("every inscribed ball was stopped by a sharp edge: no wall to measure")
+        raise MeshError(mesh.path, "wall thickness (max_sphere) cannot be measured: every inscribed ball was stopped by "
+                                   "a sharp edge, no wall to measure; use method = \"ray\" or check the mesh")
     i_min = ok[int(np.argmin(per_face[ok]))]
     j = int(np.flatnonzero(cand == i_min)[0])
     stats = [("min", float(per_face[i_min]))] + _wall_statistics(per_face, edge_zone, areas, settings)
