@@ -16,6 +16,7 @@ of the record as stored, so records of schema 1.0 (full-precision floats) still 
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import hashlib
 import json
 import os
@@ -108,6 +109,13 @@ def record_schema() -> dict:
     return json.loads(resources.files("pmd_envelope").joinpath("schema/record.schema.json").read_text("utf-8"))
 
 
+@functools.lru_cache(maxsize=1)
+def _validator():
+    import jsonschema  # deferred: ~0.2 s to import
+
+    return jsonschema.Draft202012Validator(record_schema(), format_checker=jsonschema.FormatChecker())
+
+
 def check_schema(record: dict, path: str | Path | None = None) -> None:
     """Raise :class:`RecordError` naming the first field where ``record`` breaks the schema.
 
@@ -115,12 +123,9 @@ def check_schema(record: dict, path: str | Path | None = None) -> None:
     (:func:`read_record`), so a record that a later version could not read is never filed, and a
     file that is not such a record is refused with the field that is wrong.
     """
-    import jsonschema
-
     from pmd_envelope.errors import RecordError
 
-    validator = jsonschema.Draft202012Validator(record_schema(), format_checker=jsonschema.FormatChecker())
-    errors = sorted(validator.iter_errors(record), key=lambda e: (list(e.absolute_path), e.message))
+    errors = sorted(_validator().iter_errors(record), key=lambda e: (list(e.absolute_path), e.message))
     if errors:
         e = errors[0]
         where = ".".join(str(p) for p in e.absolute_path) or None
