@@ -41,7 +41,8 @@ def _read(stream, dtype: str, shape: list[int]):
     data = stream.read(n)
     if len(data) != n:
         raise EOFError(f"the worker's input ended after {len(data)} of {n} bytes")
-    return np.frombuffer(data, dtype=dtype).reshape(shape)
+    # a writable copy: manifold3d (nanobind) refuses read-only arrays
+    return np.frombuffer(data, dtype=dtype).reshape(shape).copy()
 
 
 if __name__ == "__main__":

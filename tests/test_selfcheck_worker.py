@@ -23,7 +23,8 @@ _SCRIPT = textwrap.dedent(f"""
     from pmd_envelope.pipeline import validate
     v = validate({str(SAMPLES / "cranial-001")!r})
     mi = v.record["mesh_integrity"]
-    print(json.dumps({{"verdict": v.verdict, "self_intersections": mi["self_intersections"], "gate": mi["gate"]}}))
+    print(json.dumps({{"verdict": v.verdict, "self_intersections": mi["self_intersections"], "gate": mi["gate"],
+                      "manifold3d_status": mi["manifold3d_status"]}}))
 """)
 
 
@@ -52,7 +53,7 @@ def test_validate_from_a_script_without_main_guard(tmp_path):
     assert run.returncode == 0, run.stderr
     assert "RuntimeError" not in run.stderr
     assert json.loads(run.stdout.splitlines()[-1]) == {"verdict": "conforming", "self_intersections": 0,
-                                                       "gate": "passed"}
+                                                       "gate": "passed", "manifold3d_status": "NoError"}
 
 
 def test_self_check_from_a_repl_on_stdin(tmp_path, cap):
