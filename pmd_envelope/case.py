@@ -112,8 +112,12 @@ def load_case(case: str | Path) -> Case:
         doc = tomllib.loads(raw.decode("utf-8"))
     except OSError as exc:
         raise InputFileError(path, f"cannot read case file ({exc.strerror or exc})") from None
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise CaseError(path, f"not valid TOML ({exc})") from None
+    except UnicodeDecodeError:
+        raise CaseError(path, "not UTF-8 text; save the file as UTF-8 TOML") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise CaseError(path, f"not valid TOML ({exc}); fix the syntax there") from None
+    except RecursionError:  # tomllib recurses once per nesting level
+        raise CaseError(path, "TOML nested too deeply to read; a case needs a few levels") from None
     _refuse_identity(path, doc, "")
     r = _CaseReader(path)
     top = {"schema", "case_id", "patient_ref", "design_iteration", "designer", "physician_approval_ref",
@@ -176,7 +180,13 @@ def load_case(case: str | Path) -> Case:
     )
 
 
-def _refuse_identity(path: Path, d, key: str) -> None:
+#: Deepest nesting a case file may have: a case is three levels deep (request.characteristics.x).
+_MAX_DEPTH = 16
+
+
+def _refuse_identity(path: Path, d, key: str, depth: int = 0) -> None:
+    if depth > _MAX_DEPTH:
+        raise CaseError(path, f"nested more than {_MAX_DEPTH} levels deep; a case needs three", key)
     if isinstance(d, dict):
         for k, v in d.items():
             full = f"{key}.{k}" if key else k
@@ -185,10 +195,10 @@ def _refuse_identity(path: Path, d, key: str) -> None:
             if _IDENTIFYING_KEYS.search(snake):
                 raise CaseError(path, "looks like patient-identifying data; remove it and use the pseudonymous "
                                       "patient_ref only", full)
-            _refuse_identity(path, v, full)
+            _refuse_identity(path, v, full, depth + 1)
     elif isinstance(d, list):
         for i, v in enumerate(d):
-            _refuse_identity(path, v, f"{key}[{i}]")
+            _refuse_identity(path, v, f"{key}[{i}]", depth + 1)
 
 
 class _CaseReader(TomlReader):
@@ -221,4 +231,9 @@ class _CaseReader(TomlReader):
         full = self.path.parent / p
         if not full.is_file():
             raise InputFileError(full, f"{key} mesh not found (named by {self.path.name} [{key}.mesh])")
+        # a symbolic link (of the file or a folder on the way) must not lead out of the case folder:
+        # the evidence names the case's own files
+        if not full.resolve().is_relative_to(self.path.parent.resolve()):
+            self.fail(f"{key}.mesh", f"'{rel}' leads out of the case folder (through a symbolic link to "
+                                     f"{full.resolve()}); copy the mesh into the case folder")
         return full, units

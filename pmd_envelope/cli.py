@@ -26,6 +26,7 @@ _EPILOG = """exit codes:
   1  nonconforming (record and report still written, with the reasons)
   2  bad input: one line on stderr naming the file and the problem; nothing written
   3  internal error (a bug: please report it with --debug output)
+  output closed early by its reader (| head): the rest is dropped quietly, the exit code is the command's own
 """
 
 
@@ -61,7 +62,7 @@ def build_parser() -> argparse.ArgumentParser:
                        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=(
                            "example:\n  pmd-envelope measure sample_scans/cranial-001/design.stl --units mm --json\n\n"
                            "exit codes:\n  0  measured, mesh passed the integrity gate\n"
-                           "  1  measured, mesh failed the integrity gate\n  2  bad input\n  3  internal error\n"),
+                           "  1  measured, mesh failed the integrity gate or a gate check was not evaluated\n  2  bad input\n  3  internal error\n"),
                        description="Measure a design mesh: integrity gate, wall thickness with witness, extents, "
                                    "volume, area, radius of curvature.")
     m.add_argument("mesh", help="STL, PLY, OBJ or 3MF file")
@@ -178,9 +179,62 @@ def _ledger_path(args, record: str | None = None) -> Path:
     return Path("evidence") / LEDGER_NAME
 
 
+class _QuietPipe:
+    """stdout that stops writing, quietly, once the reader has gone (``... | head -1``).
+
+    The command still runs to its end and returns its own exit code (a verdict is not lost
+    because a pager closed early); the rest of the output goes to the null device, so Python's
+    final flush does not fail either.
+    """
+
+    def __init__(self, stream):
+        self._stream = stream
+        self.closed_by_reader = False
+
+    def write(self, text):
+        if self.closed_by_reader:
+            return len(text)
+        try:
+            return self._stream.write(text)
+        except BrokenPipeError:
+            self._gone()
+            return len(text)
+
+    def flush(self):
+        if not self.closed_by_reader:
+            try:
+                self._stream.flush()
+            except BrokenPipeError:
+                self._gone()
+
+    def _gone(self):
+        import os
+
+        self.closed_by_reader = True
+        try:
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self._stream.fileno())
+            os.close(devnull)
+        except (OSError, ValueError, AttributeError):
+            pass
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    stdout = sys.stdout
+    sys.stdout = _QuietPipe(stdout)
+    try:
+        return _run(args)
+    finally:
+        sys.stdout.flush()
+        sys.stdout = stdout
+
+
+def _run(args) -> int:
     try:
         return args.func(args)
     except PmdEnvelopeError as exc:
@@ -295,7 +349,7 @@ def _cmd_measure(args) -> int:
                 if repair["before"][k] != repair["after"][k]:
                     print(f"  {k}: {repair['before'][k]} -> {repair['after'][k]}")
         ig = mm.integrity
-        print(f"integrity: {'passed' if ig.passed else 'FAILED'}  ({ig.faces} faces, {ig.vertices} vertices, "
+        print(f"integrity: {ig.gate.upper() if ig.gate != 'passed' else 'passed'}  ({ig.faces} faces, {ig.vertices} vertices, "
               f"{ig.bodies} bodies; self-intersections: "
               f"{ig.self_intersections if ig.self_intersections is not None else ig.self_intersection_method})")
         if ig.welding and ig.welding["welded"]:
@@ -303,7 +357,7 @@ def _cmd_measure(args) -> int:
             print(f"  read: {w['welded']} vertices welded beyond bit-identity (tolerance {w['tolerance']:.3g} "
                   f"{mesh.units}, {w['relative_tolerance']:g} of the size; largest distance closed "
                   f"{w['max_distance']:.3g} {mesh.units})")
-        for p in ig.problems:
+        for p in ig.problems + ig.unevaluated:
             print(f"  - {p}")
         for m in mm.measurements:
             if m.value is None:

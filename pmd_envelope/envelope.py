@@ -225,8 +225,12 @@ def find_envelope(envelope_dir: str | Path, envelope_id: str, version: str) -> P
     """Path of ``<envelope_dir>/<id>/<version>.toml``; raises InputFileError if absent."""
     path = Path(envelope_dir) / envelope_id / f"{version}.toml"
     if not path.is_file():
-        raise InputFileError(path, f"envelope {envelope_id} version {version} not found; "
-                                   f"put it at {path} or pass --envelopes DIR")
+        versions = sorted((p.stem for p in path.parent.glob("*.toml") if _VERSION_RE.match(p.stem)),
+                          key=lambda v: tuple(int(x) for x in v.split(".")))
+        have = (f"versions of {envelope_id} in {path.parent}: {', '.join(versions)}" if versions
+                else f"no version of {envelope_id} in {Path(envelope_dir)}")
+        raise InputFileError(path, f"envelope {envelope_id} version {version} not found ({have}); "
+                                   f"name one of them in the case, put the file at {path} or pass --envelopes DIR")
     return path
 
 
@@ -257,8 +261,12 @@ def load_envelope(path: str | Path) -> Envelope:
         raise InputFileError(path, f"cannot read envelope file ({exc.strerror or exc})") from None
     try:
         doc = tomllib.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise EnvelopeError(path, f"not valid TOML ({exc})") from None
+    except UnicodeDecodeError:
+        raise EnvelopeError(path, "not UTF-8 text; save the file as UTF-8 TOML") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise EnvelopeError(path, f"not valid TOML ({exc}); fix the syntax there") from None
+    except RecursionError:  # tomllib recurses once per nesting level
+        raise EnvelopeError(path, "TOML nested too deeply to read; an envelope needs a few levels") from None
     r = _Reader(path)
     env = r.envelope(doc)
     object.__setattr__(env, "path", str(path))
@@ -321,9 +329,11 @@ class _Reader(TomlReader):
     def named(self, d, key: str):
         if not isinstance(d, dict):
             self.fail(key, "must be a table of named entries")
-        for name in d:
+        for name, value in d.items():
             if not _NAME_RE.match(name):
                 self.fail(f"{key}.{name}", "name must be lower_snake_case")
+            if not isinstance(value, dict):
+                self.fail(f"{key}.{name}", f"must be a table ([{key}.{name}] with its keys), not a single value")
         return sorted(d.items())
 
     def changes(self, entries, version: str) -> tuple[ChangeEntry, ...]:
@@ -528,6 +538,11 @@ class _Reader(TomlReader):
         for s in needed:
             owner = symbols[s]
             needed_names.add(owner.split(".")[1])
+        known = {p.name for p in env.parameters} | {v.name for v in env.variables}
+        unknown = sorted(set(cfg) - known)
+        if unknown:  # a typo would silently drop a construct value
+            self.fail(f"{tkey}.configuration.{unknown[0]}", "not a parameter or variable of this envelope; "
+                                                             f"use one of: {', '.join(sorted(known))}")
         missing = sorted(needed_names - set(cfg))
         if missing:
             self.fail(f"{tkey}.configuration.{missing[0]}", "the tested construct must state every parameter and variable the model uses")

@@ -13,10 +13,14 @@ performance notes).
 
 from __future__ import annotations
 
-import concurrent.futures as cf
-import multiprocessing as mp
+import json
+import os
+import subprocess
+import sys
+import threading
 import time
 from dataclasses import dataclass, replace
+from pathlib import Path
 
 import numpy as np
 from scipy.sparse import coo_matrix
@@ -39,8 +43,11 @@ _DEGENERATE_REL_AREA = 1e-12
 class IntegrityReport:
     """Counts of every defect the gate looks for.
 
-    ``problems`` lists, in words, each defect that makes the mesh untrustworthy; the mesh passes
-    when it is empty. ``self_intersections`` is ``None`` when not evaluated.
+    ``problems`` lists, in words, each defect that makes the mesh untrustworthy; ``unevaluated``
+    lists each gate check that was not run, and why. A check not run is not a pass: the gate is
+    ``failed`` when there is a problem, ``indeterminate`` when a check was not evaluated, and
+    ``passed`` only when every check ran and found nothing. ``self_intersections`` is ``None``
+    when not evaluated.
     """
 
     vertices: int
@@ -60,13 +67,21 @@ class IntegrityReport:
     unit_check: str
     welding: dict | None
     problems: tuple[str, ...]
+    unevaluated: tuple[str, ...] = ()
+
+    @property
+    def gate(self) -> str:
+        """``passed``, ``failed`` or ``indeterminate`` (a gate check was not evaluated)."""
+        return "failed" if self.problems else "indeterminate" if self.unevaluated else "passed"
 
     @property
     def passed(self) -> bool:
-        return not self.problems
+        return self.gate == "passed"
 
     def as_dict(self) -> dict:
-        return {k: getattr(self, k) for k in self.__slots__} | {"passed": self.passed, "problems": list(self.problems)}
+        return {k: getattr(self, k) for k in self.__slots__} | {
+            "passed": self.passed, "gate": self.gate, "problems": list(self.problems),
+            "unevaluated": list(self.unevaluated)}
 
 
 def nonmanifold_vertex_count(f: np.ndarray, n: int, order: np.ndarray | None = None) -> int:
@@ -187,6 +202,8 @@ def _self_intersection_worker(v: np.ndarray, f: np.ndarray) -> tuple[int, str]:
     return confirmed, status
 
 
+_SELF_CHECK_NAME = "self-intersection check:"
+_SKIPPED = "not evaluated: skipped by the caller"
 _SELF_CHECK_METHOD = ("edge-face crossings: every edge cast by embree with its incident faces excluded, each hit "
                       "confirmed in float64, in a worker process; coplanar overlaps not detected")
 
@@ -194,40 +211,97 @@ _SELF_CHECK_METHOD = ("edge-face crossings: every edge cast by embree with its i
 class SelfIntersectionCheck:
     """The self-intersection check running in a worker process while the caller goes on.
 
-    A spawned process (not a fork: embree and BLAS threads do not survive fork) runs
-    :func:`_self_intersection_worker`, so a crash in manifold3d or embree cannot end the run; it is
-    reported as "not evaluated" with the reason. Use as a context manager, or call
-    :meth:`result` once.
+    The worker is a plain subprocess, ``python -m pmd_envelope.selfcheck_worker``, with the
+    arrays passed in a temporary ``.npz`` file: a fixed module entry point that never re-imports
+    the caller's ``__main__``, so the check runs the same from a script without a main guard, a
+    notebook, a REPL and the CLI (multiprocessing's ``spawn`` re-imports ``__main__``; ``fork``
+    does not survive embree and BLAS threads). A crash in manifold3d or embree cannot end the run;
+    a worker that fails, crashes or outlives ``timeout`` is killed and the check is reported as
+    "not evaluated" with the reason, which makes the gate indeterminate, never passed.
+
+    Use as a context manager, or call :meth:`result` once.
     """
 
     def __init__(self, v: np.ndarray, f: np.ndarray, timeout: float = 300.0):
         self.timeout = timeout
         self._started = time.monotonic()
-        self._pool = cf.ProcessPoolExecutor(max_workers=1, mp_context=mp.get_context("spawn"))
-        self._future = self._pool.submit(_self_intersection_worker, np.asarray(v), np.asarray(f))
+        # the worker imports this very package, wherever it was imported from (an installed copy,
+        # a checkout on PYTHONPATH, or a folder a notebook put on sys.path)
+        root = str(Path(__file__).resolve().parent.parent)
+        path = [root] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+        self._failed: str | None = None
+        try:
+            self._proc = subprocess.Popen([sys.executable, "-m", "pmd_envelope.selfcheck_worker"],
+                                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                          env=dict(os.environ, PYTHONPATH=os.pathsep.join(path)))
+        except OSError as exc:  # no process could be started (limits, no executable): not evaluated
+            self._proc = None
+            self._failed = f"not evaluated: the worker could not be started ({exc})"
+            return
+        # the arrays go through the pipe, not a file: a full disk must not stop the check; a
+        # thread feeds it so the caller goes on measuring meanwhile
+        pipe, self._proc.stdin = self._proc.stdin, None  # the feeder owns it; communicate() leaves it alone
+        self._feeder = threading.Thread(target=_feed, args=(pipe, v, f), daemon=True)
+        self._feeder.start()
+
+    @property
+    def pid(self) -> int | None:
+        return None if self._proc is None else self._proc.pid
 
     def result(self) -> tuple[int | None, str, str]:
         """``(count or None, method or why not evaluated, manifold3d status)``."""
+        if self._proc is None:
+            return None, self._failed, "not evaluated"
         try:
             remaining = max(0.0, self.timeout - (time.monotonic() - self._started))
-            count, status = self._future.result(timeout=remaining)
-            return count, _SELF_CHECK_METHOD, status
-        except cf.TimeoutError:
-            return None, f"not evaluated: the worker did not finish within {self.timeout:g} s", "not evaluated"
-        except Exception as exc:  # a crashed worker (BrokenProcessPool) or a missing library
-            return None, f"not evaluated: {type(exc).__name__}: {exc}", "not evaluated"
+            try:
+                out, err = self._proc.communicate(timeout=remaining)
+            except subprocess.TimeoutExpired:
+                self.close()
+                return None, f"not evaluated: the worker did not finish within {self.timeout:g} s and was killed", \
+                    "not evaluated"
+            if self._proc.returncode != 0:
+                lines = [ln for ln in err.decode("utf-8", "replace").splitlines() if ln.strip()]
+                why = (f"ended by signal {-self._proc.returncode}" if self._proc.returncode < 0
+                       else f"failed (exit {self._proc.returncode})")
+                return None, f"not evaluated: the worker {why}: {lines[-1] if lines else 'no message'}", "not evaluated"
+            try:
+                answer = json.loads(out.decode("utf-8").strip().splitlines()[-1])
+                return int(answer["count"]), _SELF_CHECK_METHOD, str(answer["status"])
+            except (ValueError, IndexError, KeyError, TypeError) as exc:
+                return None, f"not evaluated: the worker's answer could not be read ({exc})", "not evaluated"
         finally:
             self.close()
 
     def close(self) -> None:
-        self._future.cancel()
-        self._pool.shutdown(wait=False, cancel_futures=True)
+        """Kill the worker if it still runs."""
+        if self._proc is None:
+            return
+        if self._proc.poll() is None:
+            self._proc.kill()
+        try:
+            self._proc.communicate(timeout=30)
+        except (subprocess.TimeoutExpired, ValueError, OSError):
+            pass
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+def _feed(pipe, v: np.ndarray, f: np.ndarray) -> None:
+    """Write the worker's input: one JSON line with the shapes, then the float64 and int64 bytes."""
+    v = np.ascontiguousarray(v, dtype="<f8")
+    f = np.ascontiguousarray(f, dtype="<i8")
+    try:
+        pipe.write(json.dumps({"v": list(v.shape), "f": list(f.shape)}).encode() + b"\n")
+        pipe.write(memoryview(v).cast("B"))
+        pipe.write(memoryview(f).cast("B"))
+        pipe.close()
+    except (BrokenPipeError, OSError, ValueError):  # the worker died or was killed: result() says so
+        pass
 
 
 def self_intersections(v: np.ndarray, f: np.ndarray, timeout: float = 300.0) -> tuple[int | None, str, str]:
@@ -243,8 +317,11 @@ def with_self_check(report: "IntegrityReport", result: tuple[int | None, str, st
     """The report with the self-intersection result filled in (and its problem, if any)."""
     si, method, status = result
     problems = report.problems + ((f"{si} edges pierce a non-adjacent face: the surface intersects itself",) if si else ())
+    unevaluated = tuple(u for u in report.unevaluated if not u.startswith(_SELF_CHECK_NAME))
+    if si is None:
+        unevaluated += (f"{_SELF_CHECK_NAME} {method}",)
     return replace(report, self_intersections=si, self_intersection_method=method, manifold3d_status=status,
-                   problems=problems)
+                   problems=problems, unevaluated=unevaluated)
 
 
 def check_integrity(mesh: MeshData, *, expected_bodies: int | None = None,
@@ -269,7 +346,8 @@ def check_integrity(mesh: MeshData, *, expected_bodies: int | None = None,
         What ``plausible_size`` is, for the messages ("the envelope's plausible size").
     self_check_timeout : float or None
         Seconds allowed to the self-intersection worker process; ``None`` skips the check
-        (reported as "not evaluated").
+        (reported as "not evaluated", which leaves the gate indeterminate until
+        :func:`with_self_check` adds a result).
 
     Returns
     -------
@@ -346,9 +424,9 @@ def check_integrity(mesh: MeshData, *, expected_bodies: int | None = None,
         vertices=n, faces=len(f), degenerate_faces=degenerate, duplicate_faces=duplicate, boundary_edges=boundary,
         nonmanifold_edges=nonmanifold, nonmanifold_vertices=nm_vertices, winding_consistent=winding_ok,
         signed_volume=vol, bodies=bodies, expected_bodies=expected_bodies, self_intersections=None,
-        self_intersection_method="not evaluated: skipped by the caller", manifold3d_status="not evaluated",
+        self_intersection_method=_SKIPPED, manifold3d_status="not evaluated",
         unit_check=unit_check, welding=None if mesh.welding is None else mesh.welding.as_dict(),
-        problems=tuple(problems))
+        problems=tuple(problems), unevaluated=(f"{_SELF_CHECK_NAME} {_SKIPPED}",))
     return report if pending is None else with_self_check(report, pending.result())
 
 

@@ -35,7 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pmd_envelope.errors import LedgerError
-from pmd_envelope.record import canonical_json, content_hash, read_record, record_bytes, write_atomic
+from pmd_envelope.record import canonical_json, check_schema, content_hash, read_record, record_bytes, write_atomic
 from pmd_envelope.signatures import check_signature
 
 __all__ = ["LEDGER_NAME", "GENESIS", "Entry", "Break", "Verification", "Ledger", "open_ledger",
@@ -237,7 +237,11 @@ class Ledger:
             raise LedgerError(self.path, f"cannot lock the ledger for writing ({exc})") from None
         try:
             yield self
-            self._conn.execute("COMMIT")
+            try:
+                self._conn.execute("COMMIT")
+            except sqlite3.Error as exc:  # disk full, I/O error: the entry is not committed
+                raise LedgerError(self.path, f"cannot commit to the ledger ({exc}); nothing was recorded: free "
+                                             "space or fix the folder, then run again") from None
         except BaseException:
             if self._conn.in_transaction:
                 self._conn.execute("ROLLBACK")
@@ -279,7 +283,14 @@ def open_ledger(path: str | Path, *, create: bool = False) -> Ledger:
         if not create:
             raise LedgerError(path, "no ledger here; run 'pmd-envelope validate CASE --out DIR' first, "
                                     "or give --ledger FILE / --out DIR")
-        path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise LedgerError(path.parent, f"cannot create the evidence folder ({exc.strerror or exc}); "
+                                           "choose a writable --out DIR") from None
+        if not os.access(path.parent, os.W_OK):
+            raise LedgerError(path.parent, "the evidence folder is not writable; choose a writable --out DIR "
+                                           "or fix its permissions") from None
     try:
         # isolation_level=None: transactions are explicit (BEGIN IMMEDIATE), never implicit.
         conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_S, isolation_level=None)
@@ -293,8 +304,13 @@ def open_ledger(path: str | Path, *, create: bool = False) -> Ledger:
                 conn.execute("INSERT INTO meta (key, value) VALUES ('format', ?)", (LEDGER_FORMAT,))
             conn.execute("COMMIT")
         row = conn.execute("SELECT value FROM meta WHERE key = 'format'").fetchone()
+    except sqlite3.OperationalError as exc:
+        # cannot open or write (read-only file or folder, locked, disk full): not a format problem
+        raise LedgerError(path, f"cannot use the ledger ({exc}); check that the file and its folder are writable "
+                                "and that no other process holds it") from None
     except sqlite3.DatabaseError as exc:
-        raise LedgerError(path, f"not a pmd-envelope ledger ({exc})") from None
+        raise LedgerError(path, f"not a pmd-envelope ledger ({exc}); a damaged ledger is restored from its backup, "
+                                "never edited") from None
     if row is None or row[0] != LEDGER_FORMAT:
         conn.close()
         raise LedgerError(path, f"not a pmd-envelope ledger of format {LEDGER_FORMAT}")
@@ -346,20 +362,38 @@ def commit_evidence(out_dir: str | Path, record: dict, report_pdf: bytes, *,
     ledger_path = Path(ledger_path) if ledger_path is not None else out_dir / LEDGER_NAME
     folder = out_dir / record["case_id"]
     record_path, report_path = folder / "record.json", folder / "report.pdf"
+    check_schema(record)
     data = record_bytes(record)
     with open_ledger(ledger_path, create=True) as ledger:
         # Phase 1, under the write lock: pending files, then the entry; COMMIT is the commit point.
         # complete_pending only ever runs under the lock, so it never sees another writer's
         # pending files before that writer has committed or died.
-        with ledger.transaction():
-            complete_pending(ledger)
-            if any(e.kind == "record" for e in ledger.find(record["record_id"])):
-                raise LedgerError(ledger.path, f"record {record['record_id']} is already in the ledger; "
-                                               "a record is written once")
-            write_atomic(_pending(report_path, record["record_id"]), report_pdf)
-            write_atomic(_pending(record_path, record["record_id"]), data)
-            rel = os.path.relpath(record_path.resolve(), ledger.folder.resolve())
-            entry = ledger.insert(record_entry_fields(record, Path(rel).as_posix(), data))
+        pending = (_pending(report_path, record["record_id"]), _pending(record_path, record["record_id"]))
+        try:
+            with ledger.transaction():
+                complete_pending(ledger)
+                if any(e.kind == "record" for e in ledger.find(record["record_id"])):
+                    raise LedgerError(ledger.path, f"record {record['record_id']} is already in the ledger; "
+                                                   "a record is written once")
+                write_atomic(pending[0], report_pdf)
+                write_atomic(pending[1], data)
+                rel = os.path.relpath(record_path.resolve(), ledger.folder.resolve())
+                entry = ledger.insert(record_entry_fields(record, Path(rel).as_posix(), data))
+        except (OSError, LedgerError) as exc:
+            # not committed: remove what this call wrote, so the folder holds complete evidence or none
+            for p in pending:
+                try:
+                    p.unlink(missing_ok=True)
+                except OSError:
+                    pass
+            try:
+                folder.rmdir()  # only if empty: a folder this call made and could not fill
+            except OSError:
+                pass
+            if isinstance(exc, LedgerError):
+                raise
+            raise LedgerError(folder, f"cannot write the evidence ({exc.strerror or exc}); nothing was recorded: "
+                                      "choose a writable --out DIR with free space") from None
         # Phase 2, under the lock again: rename into place, unless another process already rolled
         # this write forward or a newer record for the same case has superseded it meanwhile.
         with ledger.transaction():

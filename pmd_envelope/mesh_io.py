@@ -46,6 +46,9 @@ SUPPORTED_SUFFIXES = (".stl", ".ply", ".obj", ".3mf")
 #: doubles is still welded; the public CAD exports in tests/data/real differ by < 1e-16 of their
 #: size where they differ at all.
 DEFAULT_WELD_RELATIVE_TOLERANCE = DEFAULT_SETTINGS.weld_relative_tolerance
+#: Largest mesh file read [bytes]: a binary STL of 10M faces is 0.5 GB, 20x the 2M-face designs the
+#: performance notes measure; anything larger is refused before it is read into memory.
+MAX_MESH_BYTES = 1 << 30
 
 
 
@@ -93,6 +96,10 @@ def load_mesh(path: str | Path, units: str, *,
     if suffix not in SUPPORTED_SUFFIXES:
         raise InputFileError(path, f"unsupported mesh format '{path.suffix}'; use one of: {', '.join(SUPPORTED_SUFFIXES)}")
     try:
+        size = path.stat().st_size
+        if size > MAX_MESH_BYTES:  # refused before reading: the file is read into memory whole
+            raise MeshError(path, f"{size / 2**30:.3g} GiB is more than the {MAX_MESH_BYTES / 2**30:g} GiB a design mesh "
+                                  "needs; decimate or split the export")
         raw = path.read_bytes()
     except OSError as exc:
         raise InputFileError(path, f"cannot read mesh ({exc.strerror or exc})") from None
@@ -103,6 +110,8 @@ def load_mesh(path: str | Path, units: str, *,
         _refuse_non_ascii_stl(path, raw)
         corners = _read_with_trimesh(path, suffix)
     else:
+        if suffix == ".3mf":
+            _refuse_hostile_3mf(path, raw)
         corners = _read_with_trimesh(path, suffix)
     if not np.isfinite(corners).all():
         bad = int((~np.isfinite(corners)).any(axis=1).sum())
@@ -237,6 +246,52 @@ def weld_corners(corners: np.ndarray, relative_tolerance: float = DEFAULT_WELD_R
                       identical_vertices=int(len(unique)), welded=int(welded), max_distance=max_distance,
                       unwelded_groups=int(unwelded))
     return vertices, faces, welding
+
+
+#: Largest total uncompressed size a 3MF may declare [bytes]. A 2M-face design (the largest the
+#: performance notes measure) is ~0.2 GB of model XML; 1 GiB leaves 5x room and refuses a zip bomb
+#: before a byte is expanded (trimesh's own budget is 32 GiB).
+MAX_3MF_UNCOMPRESSED = 1 << 30
+#: Largest compression ratio of one 3MF part above 1 MiB. Mesh XML (decimal coordinates) deflates
+#: about 3-10x; deflate's ceiling is ~1030x, reached only by runs of one byte (a zip bomb).
+MAX_3MF_RATIO = 200
+
+
+def _refuse_hostile_3mf(path: Path, raw: bytes) -> None:
+    """Refuse a 3MF (a zip) that would expand past the limits, or whose XML carries a DTD.
+
+    Sizes are read from the zip's central directory, so nothing is expanded to check them; a
+    zip reader stops at the declared size, so the declaration bounds what can be read. The Open
+    Packaging Conventions (ECMA-376 Part 2) forbid DTDs in package XML, and a DTD is what an XML
+    external entity (XXE) or an entity-expansion bomb needs, so any ``<!DOCTYPE`` or ``<!ENTITY``
+    is refused outright.
+    """
+    import io
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(raw)) as z:
+            infos = z.infolist()
+            total = sum(i.file_size for i in infos)
+            if total > MAX_3MF_UNCOMPRESSED:
+                raise MeshError(path, f"3MF declares {total / 2**30:.3g} GiB uncompressed, more than the "
+                                      f"{MAX_3MF_UNCOMPRESSED / 2**30:g} GiB a design mesh needs (a zip bomb?); "
+                                      "export the mesh again, or as binary STL")
+            for i in infos:
+                if i.file_size > 1 << 20 and i.file_size > MAX_3MF_RATIO * max(i.compress_size, 1):
+                    raise MeshError(path, f"3MF part '{i.filename}' expands {i.file_size / max(i.compress_size, 1):.0f}x "
+                                          f"(more than {MAX_3MF_RATIO}x: a zip bomb?); export the mesh again")
+            for i in infos:
+                if i.filename.lower().endswith((".model", ".rels", ".xml")) or i.filename == "[Content_Types].xml":
+                    with z.open(i) as fh:
+                        text = fh.read()
+                    if b"<!DOCTYPE" in text or b"<!ENTITY" in text:
+                        raise MeshError(path, f"3MF part '{i.filename}' declares a DTD or XML entities, which "
+                                              "3MF (OPC) forbids and which can read other files (XXE); "
+                                              "export the mesh again")
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError) as exc:
+        raise MeshError(path, f"not a readable 3MF file: not a valid zip archive ({exc}); export the mesh again") \
+            from None
 
 
 def _read_with_trimesh(path: Path, suffix: str) -> np.ndarray:

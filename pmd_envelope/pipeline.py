@@ -76,7 +76,8 @@ def validate(case_path: str | Path, *, envelope_dir: str | Path | None = None,
     Returns
     -------
     Validation
-        ``record["verdict"]`` is ``conforming`` only when the mesh passes the integrity gate,
+        ``record["verdict"]`` is ``conforming`` only when the mesh passes the integrity gate
+        (every gate check evaluated: one that did not run makes the gate indeterminate),
         every check is proven conforming, and every metric's worst case meets its limit and is
         covered by the tested construct.
 
@@ -230,6 +231,9 @@ def _reasons(envelope: Envelope, mm: MeshMeasurements, checks, worst) -> list[di
                         "detail": f"envelope {envelope.id} {envelope.version} is '{envelope.status}', not released"})
     for p in mm.integrity.problems:
         reasons.append({"item": "mesh_integrity", "decision": "nonconforming", "detail": p})
+    for u in mm.integrity.unevaluated:  # a gate check not run is not a pass: the gate is indeterminate
+        reasons.append({"item": "mesh_integrity", "decision": "indeterminate",
+                        "detail": f"integrity gate indeterminate: {u}; a check not run is not a pass"})
     for c in checks:
         if c.decision != CONFORMING:
             reasons.append({"item": c.parameter, "decision": c.decision, "detail": c.reason})

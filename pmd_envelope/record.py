@@ -16,6 +16,7 @@ of the record as stored, so records of schema 1.0 (full-precision floats) still 
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import hashlib
 import json
 import os
@@ -30,7 +31,7 @@ from pmd_envelope.resolution import RESOLUTION_RULE, round_reals
 
 __all__ = ["SCHEMA_VERSION", "READABLE_SCHEMA_VERSIONS", "canonical_json", "content_hash", "software_versions", "retain_until",
            "finalise_record", "write_atomic", "read_record", "record_bytes", "verify_record_hash",
-           "HASH_EXCLUDED"]
+           "HASH_EXCLUDED", "record_schema", "check_schema"]
 
 #: 1.1: a measurement's value (and statistics) may be null, with a ``reason``; every real is stated
 #: to 7 significant digits (RESOLUTION_RULE). Records of every version in READABLE_SCHEMA_VERSIONS
@@ -101,6 +102,38 @@ def finalise_record(content: dict, *, now: _dt.datetime | None = None, record_id
     return record
 
 
+def record_schema() -> dict:
+    """The JSON Schema of evidence records shipped with the package (``schema/record.schema.json``)."""
+    from importlib import resources
+
+    return json.loads(resources.files("pmd_envelope").joinpath("schema/record.schema.json").read_text("utf-8"))
+
+
+@functools.lru_cache(maxsize=1)
+def _validator():
+    import jsonschema  # deferred: ~0.2 s to import
+
+    return jsonschema.Draft202012Validator(record_schema(), format_checker=jsonschema.FormatChecker())
+
+
+def check_schema(record: dict, path: str | Path | None = None) -> None:
+    """Raise :class:`RecordError` naming the first field where ``record`` breaks the schema.
+
+    Run on every record written (:func:`pmd_envelope.ledger.commit_evidence`) and read
+    (:func:`read_record`), so a record that a later version could not read is never filed, and a
+    file that is not such a record is refused with the field that is wrong.
+    """
+    from pmd_envelope.errors import RecordError
+
+    errors = sorted(_validator().iter_errors(record), key=lambda e: (list(e.absolute_path), e.message))
+    if errors:
+        e = errors[0]
+        where = ".".join(str(p) for p in e.absolute_path) or None
+        message = e.message if len(e.message) <= 200 else e.message[:200] + "…"
+        raise RecordError(path, f"does not match the evidence record schema: {message}; a record is written by "
+                                "pmd-envelope and never edited", where)
+
+
 def verify_record_hash(record: dict) -> bool:
     """True when the record's stated content hash matches its content."""
     return record.get("integrity", {}).get("content_sha256") == content_hash(record)
@@ -154,4 +187,5 @@ def read_record(path: str | Path) -> dict:
     if not isinstance(record, dict) or record.get("schema_version") not in READABLE_SCHEMA_VERSIONS:
         raise RecordError(path, f"not a pmd-envelope record of a known schema version "
                                 f"({', '.join(READABLE_SCHEMA_VERSIONS)})")
+    check_schema(record, path)
     return record

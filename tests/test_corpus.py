@@ -216,3 +216,24 @@ def test_validate_public_meshes_end_to_end(name, units, verdict_reason, case_cop
     record = json.loads((tmp_path / "ev" / "cranial-001" / "record.json").read_text())
     assert any(r["item"] == verdict_reason for r in record["reasons"]), record["reasons"]
     assert (tmp_path / "ev" / "cranial-001" / "report.pdf").read_bytes().startswith(b"%PDF")
+
+
+def test_a_solid_with_no_wall_by_ray_is_indeterminate_not_bad_input(case_copy, tmp_path):
+    """A regular tetrahedron (manifold3d): every inward ray leaves through a face at 70.5 deg, so no
+    face ray meets an opposing wall. Wall thickness is null with that reason, its checks are
+    indeterminate, the load metric that needs it is not evaluated, and the evidence is written."""
+    import manifold3d
+
+    from pmd_envelope.mesh_io import write_binary_stl
+    from pmd_envelope.pipeline import validate, write_evidence
+
+    mesh = manifold3d.Manifold.tetrahedron().scale((30.0, 30.0, 30.0)).rotate((10.0, 20.0, 30.0)).to_mesh()
+    folder = case_copy("cranial-001")
+    write_binary_stl(folder / "design.stl", np.asarray(mesh.vert_properties)[:, :3], np.asarray(mesh.tri_verts))
+    result = validate(folder)
+    record_path, report_path = write_evidence(result, tmp_path / "ev")
+    wall = next(m for m in result.record["measurements"] if m["parameter"] == "wall_thickness")
+    assert wall["value"] is None and "opposing wall" in wall["reason"]
+    assert all(c["decision"] == "indeterminate" for c in result.record["checks"] if c["parameter"] == "wall_thickness")
+    assert any(r["item"] == "yield_load" and r["decision"] == "not_evaluated" for r in result.record["reasons"])
+    assert result.record["verdict"] == "nonconforming" and report_path.read_bytes().startswith(b"%PDF")

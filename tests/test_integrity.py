@@ -108,8 +108,16 @@ def test_real_seven_eighths_cube_sharp_edges_do_not_fake_thin_walls():
 
 
 def test_real_3mf_loads_as_one_part():
+    # the same part exported by its CAD system as 3MF and as STL (tests/data/real): one body, the
+    # same bounding box, and the same volume to the tessellation's 0.1 %
+    from pmd_envelope.geometry import mesh_signed_volume
+
     mesh = load_mesh(REAL_MESHES / "featuretype.3MF", "mm")
-    assert len(mesh.faces) > 0
+    stl = load_mesh(REAL_MESHES / "featuretype.STL", "mm")
+    assert check_integrity(mesh, self_check_timeout=None).bodies == 1
+    np.testing.assert_allclose(np.ptp(mesh.vertices, axis=0), [5.0, 2.5, 1.375], atol=1e-6)
+    np.testing.assert_allclose(np.ptp(stl.vertices, axis=0), [5.0, 2.5, 1.375], atol=1e-6)
+    assert abs(mesh_signed_volume(mesh) / mesh_signed_volume(stl) - 1) < 1e-3
 
 
 def test_clean_cap_has_no_self_intersection_or_bowtie(cap):

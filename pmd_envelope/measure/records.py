@@ -56,7 +56,7 @@ class Measurement:
                                  "with the reason")
 
     def statistic(self, name: str) -> float | None:
-        if name == "value":
+        if name == "value" or self.value is None:  # nothing measured: no statistic applies either
             return self.value
         for k, v in self.statistics:
             if k == name:

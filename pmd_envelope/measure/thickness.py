@@ -231,8 +231,11 @@ def ray_thickness(mesh: MeshData, settings: Settings, engine: str | None = None)
     h, opposing = looks_back(normals, hit_face, inward, settings.opposing_angle_deg)
     edge_zone = h & ~opposing
     wall = h & opposing
-    if not wall.any():
-        raise ValueError("no ray met an opposing wall: the mesh is open or inside out")
+    if not wall.any():  # a finding about this design (e.g. a regular tetrahedron), not bad input
+        m = Measurement(parameter="wall_thickness", value=None, unit="mm", method="ray",
+                        reason="no face ray met an opposing wall: every ray left through a face at more than "
+                               f"{settings.opposing_angle_deg:g} deg (sharp edges only), so no wall thickness is defined")
+        return ThicknessField(per_face=per_face, hit_face=hit_face, edge_zone=edge_zone, measurement=m)
     wall_ids = np.flatnonzero(wall)
     i_min = wall_ids[int(np.argmin(per_face[wall_ids]))]
     stats = [("min", float(per_face[i_min]))] + _wall_statistics(per_face, edge_zone, areas, settings)
@@ -280,7 +283,13 @@ def _face_ray_field(mesh: MeshData, settings: Settings, engine: str, caster, geo
         # of all faces would cost ~1 s at 1M faces, as much as the embree pass itself
         boxes = face_boxes(mesh.vertices, f)
         grid = None
-        finite = idx[np.isfinite(per_face[idx])]  # stays so: a re-check replaces finite values only
+        # the reported minimum is over wall faces (hits that look back), so the re-check ranks
+        # those: ranked over all faces, the sharp-edge zone of a perforated plate (hole and rim
+        # edges, thinner than its wall) filled the batches and left the wall minimum in float32
+        h, opposing = looks_back(-inward, hit_face, inward, settings.opposing_angle_deg)
+        finite = idx[np.isfinite(per_face[idx]) & (h & opposing)[idx]]
+        if len(finite) == 0:
+            return per_face, hit_face, verified, difference
         # round r re-checks the faces of ranks [r k, (r + 1) k) of the float32 values (a value not
         # yet re-checked never changes): one partial sort serves every round
         k, rounds = settings.exact_recheck_faces, 8
@@ -407,6 +416,8 @@ def sphere_thickness(mesh: MeshData, settings: Settings, ray: ThicknessField | N
     See :mod:`pmd_envelope.measure.sphere` for the method (Ma et al. 2012; Inui et al. 2016).
     """
     ray = ray if ray is not None else ray_thickness(mesh, settings)
+    if ray.measurement.value is None:  # no wall by ray: nothing to rank, the reason stands
+        return ray
     centroids, inward, areas, _ = face_rays(mesh)
     wall = np.flatnonzero(~ray.edge_zone & np.isfinite(ray.per_face))
     k = min(settings.sphere_faces, len(wall))
@@ -423,8 +434,11 @@ def sphere_thickness(mesh: MeshData, settings: Settings, ray: ThicknessField | N
     edge_zone = ray.edge_zone.copy()
     edge_zone[cand] = sphere_edge_zone(mesh, cand, touch, settings.opposing_angle_deg)
     ok = cand[~edge_zone[cand]]
-    if len(ok) == 0:
-        raise ValueError("every inscribed ball was stopped by a sharp edge: no wall to measure")
+    if len(ok) == 0:  # a finding about this design, not bad input
+        m = Measurement(parameter="wall_thickness", value=None, unit="mm", method="max_sphere",
+                        reason=f"every inscribed ball at the {len(cand)} thinnest faces by ray was stopped by a sharp "
+                               "edge: no wall to measure by this method")
+        return ThicknessField(per_face=per_face, hit_face=hit_face, edge_zone=edge_zone, measurement=m)
     i_min = ok[int(np.argmin(per_face[ok]))]
     j = int(np.flatnonzero(cand == i_min)[0])
     stats = [("min", float(per_face[i_min]))] + _wall_statistics(per_face, edge_zone, areas, settings)

@@ -1,0 +1,120 @@
+"""A check not run is not a pass: the self-intersection worker from a script, a REPL and a
+notebook-like caller, its failures and its timeout (issue 10, item 2)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from conftest import ROOT, SAMPLES
+from pmd_envelope.integrity import SelfIntersectionCheck, check_integrity, with_self_check
+from pmd_envelope.shapes import cap_half_angle_for_span, spherical_cap_plate
+
+# A plain script: no ``if __name__ == "__main__":`` guard. multiprocessing's spawn re-imports
+# such a __main__ in the child and fails; the worker must not depend on it.
+_SCRIPT = textwrap.dedent(f"""
+    import json
+    from pmd_envelope.pipeline import validate
+    v = validate({str(SAMPLES / "cranial-001")!r})
+    mi = v.record["mesh_integrity"]
+    print(json.dumps({{"verdict": v.verdict, "self_intersections": mi["self_intersections"], "gate": mi["gate"],
+                      "manifold3d_status": mi["manifold3d_status"]}}))
+""")
+
+
+def _env():
+    return dict(os.environ, PYTHONPATH=str(ROOT))
+
+
+@pytest.fixture(scope="module")
+def cap():
+    return spherical_cap_plate(80.0, 2.0, cap_half_angle_for_span(80.0, 2.0, 100.0), rings=12, segments=48)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_validate_from_a_script_without_main_guard(tmp_path):
+    script = tmp_path / "plain_script.py"
+    script.write_text(_SCRIPT)
+    run = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, cwd=tmp_path, env=_env(),
+                         timeout=600)
+    assert run.returncode == 0, run.stderr
+    assert "RuntimeError" not in run.stderr
+    assert json.loads(run.stdout.splitlines()[-1]) == {"verdict": "conforming", "self_intersections": 0,
+                                                       "gate": "passed", "manifold3d_status": "NoError"}
+
+
+def test_self_check_from_a_repl_on_stdin(tmp_path, cap):
+    # ``python -`` reads the program from stdin: __main__ has no file to re-import, like a REPL
+    # or a notebook kernel
+    program = textwrap.dedent("""
+        from pmd_envelope.integrity import check_integrity
+        from pmd_envelope.shapes import cap_half_angle_for_span, spherical_cap_plate
+        cap = spherical_cap_plate(80.0, 2.0, cap_half_angle_for_span(80.0, 2.0, 100.0), rings=12, segments=48)
+        r = check_integrity(cap)
+        print(r.gate, r.self_intersections)
+    """)
+    run = subprocess.run([sys.executable, "-"], input=program, capture_output=True, text=True, cwd=tmp_path,
+                         env=_env(), timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert run.stdout.split() == ["passed", "0"]
+
+
+def test_worker_failure_is_not_evaluated_and_the_gate_indeterminate(cap):
+    bad_faces = np.asarray(cap.faces) + 10**6  # out of range in the worker: it raises IndexError
+    count, method, status = SelfIntersectionCheck(cap.vertices, bad_faces).result()
+    assert count is None and status == "not evaluated"
+    assert method.startswith("not evaluated: the worker failed (exit 1)") and "IndexError" in method
+    report = with_self_check(check_integrity(cap, self_check_timeout=None), (count, method, status))
+    assert report.problems == () and report.gate == "indeterminate" and not report.passed
+    assert report.unevaluated == (f"self-intersection check: {method}",)
+
+
+def test_timed_out_worker_is_killed(cap):
+    check = SelfIntersectionCheck(cap.vertices, cap.faces, timeout=0.01)
+    pid = check.pid
+    count, method, _ = check.result()
+    assert count is None and method == "not evaluated: the worker did not finish within 0.01 s and was killed"
+    assert not _alive(pid)
+
+
+def test_context_exit_kills_a_running_worker(cap):
+    with SelfIntersectionCheck(cap.vertices, cap.faces) as check:
+        pid = check.pid
+    assert not _alive(pid)
+
+
+def test_skipped_check_leaves_the_gate_indeterminate(cap):
+    report = check_integrity(cap, self_check_timeout=None)
+    assert report.gate == "indeterminate" and not report.passed
+    assert report.as_dict()["unevaluated"] == ["self-intersection check: not evaluated: skipped by the caller"]
+
+
+def test_validate_with_a_failed_worker_is_never_conforming(monkeypatch):
+    import pmd_envelope.measure.core as core
+    from pmd_envelope.pipeline import validate
+
+    class Broken(SelfIntersectionCheck):
+        def __init__(self, v, f, timeout=300.0):
+            super().__init__(v, np.asarray(f) + 10**7, timeout)
+
+    monkeypatch.setattr(core, "SelfIntersectionCheck", Broken)
+    v = validate(SAMPLES / "cranial-001")
+    assert v.verdict == "nonconforming"
+    gate = [r for r in v.record["reasons"] if r["item"] == "mesh_integrity"]
+    assert len(gate) == 1 and gate[0]["decision"] == "indeterminate"
+    assert gate[0]["detail"].startswith("integrity gate indeterminate: self-intersection check: not evaluated: "
+                                        "the worker failed (exit 1)")
+    assert v.record["mesh_integrity"]["gate"] == "indeterminate"
