@@ -64,23 +64,16 @@ def main(argv=None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     cases = args.cases or sorted(p.name for p in (ROOT / "sample_scans").iterdir() if (p / "case.toml").is_file())
     for case in cases:
-        pdf = render_report(sample_record(case))
-        for n, text, img in render_pages(pdf, args.dpi):
+        written = set()
+        for n, text, img in render_pages(render_report(sample_record(case)), args.dpi):
             path = out / f"{case}-page{n:02d}.png"
             img.save(path, optimize=True)
             print(path)
-            if args.readme:
-                for c, title, name in README_PAGES:
-                    if c == case and text.lstrip().startswith(title) and not (ROOT / "docs" / name).exists.__self__ in ():
-                        pass
-        if args.readme:
-            seen = set()
-            for n, text, img in render_pages(pdf, args.dpi):
-                for c, title, name in README_PAGES:
-                    if c == case and name not in seen and title in text.splitlines()[0:3].__str__():
-                        img.save(ROOT / "docs" / name, optimize=True)
-                        seen.add(name)
-                        print(ROOT / "docs" / name)
+            for c, title, name in README_PAGES if args.readme else ():
+                if c == case and name not in written and title in text:
+                    img.save(ROOT / "docs" / name, optimize=True)
+                    written.add(name)
+                    print(ROOT / "docs" / name)
     return 0
 
 

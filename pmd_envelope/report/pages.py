@@ -268,8 +268,15 @@ def _tornado(fig, rect, w):
             worse = (val < base) if sense == "min" else (val > base)
             ax.barh(k, val - base, left=base, height=0.55, color=_AMBER if worse else _BLUE, edgecolor="black",
                     linewidth=0.3)
-            ax.text(val + (pad * 0.04 if val > base else -pad * 0.04), k, level(r, lvl), va="center",
-                    ha="left" if val > base else "right", fontsize=6.5)
+            # the level at the bar's far end: inside the bar when it fits, so it never meets the limit line
+            label, pt_per_unit = level(r, lvl), axes_pt / (right - left)
+            out = 1 if val > base else -1
+            if abs(val - base) * pt_per_unit > text_width(label, 6.5) + 8:
+                ax.text(val - out * 3 / pt_per_unit, k, label, va="center", ha="right" if out > 0 else "left",
+                        fontsize=6.5, color="black" if worse else "white")
+            else:
+                ax.text(val + out * 3 / pt_per_unit, k, label, va="center", ha="left" if out > 0 else "right",
+                        fontsize=6.5)
     ax.axvline(base, color="black", lw=0.8)
     top = len(rows) - 0.35
     ax.set_ylim(-0.75, len(rows) + 0.2)

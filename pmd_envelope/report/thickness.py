@@ -62,6 +62,34 @@ def thickness_map(record: dict, plt, size, context):
     return _points_page(record, tm, plt, size)
 
 
+def _flat_triangles_class():
+    from matplotlib.artist import Artist
+    from matplotlib.transforms import IdentityTransform
+
+    class FlatTriangles(Artist):
+        """Filled triangles, one colour each, drawn in one renderer call (a single PDF shading
+        object, vector) instead of one path per triangle: 10^4 triangles in milliseconds."""
+
+        def __init__(self, xy, rgba):
+            super().__init__()
+            self._xy, self._rgba = np.asarray(xy, dtype=float), np.asarray(rgba, dtype=float)
+
+        def draw(self, renderer):
+            if not len(self._xy):
+                return
+            gc = renderer.new_gc()
+            gc.set_clip_rectangle(self.axes.bbox)
+            pts = self.axes.transData.transform(self._xy.reshape(-1, 2)).reshape(-1, 3, 2)
+            renderer.draw_gouraud_triangles(gc, pts, np.repeat(self._rgba[:, None, :], 3, axis=1), IdentityTransform())
+            gc.restore()
+
+    return FlatTriangles
+
+
+def _FlatTriangles(xy, rgba):  # noqa: N802 - a class made lazily (matplotlib is imported only here)
+    return _flat_triangles_class()(xy, rgba)
+
+
 def _view(ax, p, tri, t, edge, norm, cmap, toward: int):
     """Triangles facing the viewer on axis 3 (toward = +1: from outside, -1: from the bone side),
     painted far to near, coloured by thickness and shaded by their angle to the light."""
@@ -79,11 +107,15 @@ def _view(ax, p, tri, t, edge, norm, cmap, toward: int):
     rgba = cmap(norm(np.where(np.isfinite(tt), tt, norm.vmax)))
     rgba[:, :3] = np.where(edge[order][:, None], _EDGE, rgba[:, :3]) * shade[:, None]
     xy = p[tri[order]][:, :, :2]
-    ax.add_collection(PolyCollection(xy, facecolors=rgba, edgecolors=rgba, linewidths=0.15))
+    ax.add_artist(_FlatTriangles(xy, rgba))
     ex = edge[order]
     if ex.any():  # the sharp-edge zone: grey, and hatched so it reads on a grey-scale print too
-        ax.add_collection(PolyCollection(xy[ex], facecolors="none", edgecolors="#444444", linewidths=0,
-                                         hatch="////"))
+        from matplotlib.patches import PathPatch
+        from matplotlib.path import Path
+
+        codes = np.tile([Path.MOVETO, Path.LINETO, Path.LINETO, Path.CLOSEPOLY], int(ex.sum()))
+        verts = np.concatenate([xy[ex], xy[ex][:, :1]], axis=1).reshape(-1, 2)
+        ax.add_patch(PathPatch(Path(verts, codes), facecolor="none", edgecolor="#444444", lw=0, hatch="////"))
     ax.set_xlim(p[:, 0].min() - 3, p[:, 0].max() + 3)
     ax.set_ylim(p[:, 1].min() - 3, p[:, 1].max() + 3)
     ax.set_aspect("equal", adjustable="box")
@@ -140,12 +172,12 @@ def _surface_page(record, tm, plt, size):
         ax.plot([a[0]], [a[2]], marker="*", color="white", ms=11, mec="black", mew=0.8)
         tval = wt["value"] if wt else float(np.linalg.norm(b - a))
         ax.annotate(f"thinnest wall {fixed(tval, dec)} mm", xy=((a[0] + b[0]) / 2, (a[2] + b[2]) / 2),
-                    xytext=(12, 10), textcoords="offset points", fontsize=7, color="#b2182b",
+                    xytext=(14, 16), textcoords="offset points", fontsize=7, color="#b2182b",
+                    bbox={"boxstyle": "square,pad=0.15", "facecolor": "white", "edgecolor": "none"},
                     arrowprops={"arrowstyle": "-", "color": "#b2182b", "lw": 0.6})
         half = sec["half_width_mm"]
         ax.set_xlim(a[0] - half, a[0] + half)
-        wz = segs[:, :, 1][np.abs(segs[:, :, 0] - a[0]).min(axis=1) <= half]
-        mid = 0.5 * (wz.min() + wz.max()) if len(wz) else a[2]
+        mid = 0.5 * (a[2] + b[2])  # centred on the witness: the wall may leave the window where it is steep
         ax.set_ylim(mid - half * box_h / box_w, mid + half * box_h / box_w)  # equal scales on both axes
         ax.set_xlabel("axis 1 [mm]", fontsize=7, labelpad=1)
         ax.set_ylabel("axis 3 [mm]", fontsize=7, labelpad=1)
@@ -209,8 +241,8 @@ def _points_page(record, tm, plt, size):
     for k, (title, i, j) in enumerate((("Top (x-y)", 0, 1), ("Front (x-z)", 0, 2), ("Side (y-z)", 1, 2))):
         ax = flow.fig.add_axes(flow.rect(MARGIN + 30 + (k % 2) * 264, top + 16 + (k // 2) * 260, 220, 220))
         if len(edge):
-            ax.scatter(edge[:, i], edge[:, j], s=1.5, c="#9e9e9e", linewidths=0)
-        ax.scatter(wall[:, i], wall[:, j], s=1.5, c=cmap(norm(wall[:, 3])), linewidths=0)
+            ax.scatter(edge[:, i], edge[:, j], s=1.5, c="#9e9e9e", linewidths=0, rasterized=True)
+        ax.scatter(wall[:, i], wall[:, j], s=1.5, c=cmap(norm(wall[:, 3])), linewidths=0, rasterized=True)
         if wt and "witness" in wt:
             pt = wt["witness"]["point"]
             ax.plot([pt[i]], [pt[j]], marker="*", color="white", ms=12, mec="black", mew=0.6)
