@@ -47,8 +47,14 @@ def cover(record: dict, plt, size, context):
     flow = Flow(plt, size, "Design verification record — patient-matched device", figs)
     verdict = record["verdict"]
     flow.y += 4
-    flow.text(MARGIN, flow.y, verdict.upper(), 22, weight="bold", color=_VERDICT_COLOUR[verdict])
+    changed = context["changed"]
+    flow.text(MARGIN, flow.y, verdict.upper() + (" (as edited)" if changed else ""), 22, weight="bold",
+              color="#777777" if changed else _VERDICT_COLOUR[verdict])
     flow.y += 34
+    if changed:
+        flow.paragraph(f"{CHANGED_MARK}: this record's content no longer matches its content SHA-256, so nothing on "
+                       "these pages, this verdict included, is the recorded evidence.", size=10, color=_RED,
+                       weight="bold")
     flow.paragraph("CONFORMING: the design lies inside its validated envelope and its worst case meets every limit"
                    if verdict == "conforming" else "NONCONFORMING: do not release; the reasons are listed below.",
                    size=10, gap=8)

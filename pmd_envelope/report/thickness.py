@@ -132,7 +132,8 @@ def _surface_page(record, tm, plt, size):
     p = np.asarray(tm["vertices"], dtype=float)
     tri = np.asarray(tm["triangles"], dtype=np.int64)
     t = np.array([np.nan if x is None else x for x in tm["thickness"]], dtype=float)
-    edge = np.asarray(tm["edge"], dtype=bool)
+    edge = np.zeros(len(tri), dtype=bool)
+    edge[np.asarray(tm["edge_triangles"], dtype=np.int64)] = True
     vmin, vmax, lo, hi, u = _scale(record, t[~edge])
     norm, cmap = Normalize(vmin, vmax), _cmap()
     wt = next((m for m in record["measurements"] if m["parameter"] == "wall_thickness"), None)
@@ -237,7 +238,7 @@ def _points_page(record, tm, plt, size):
     vmin, vmax, lo, hi, u = _scale(record, wall[:, 3])
     norm, cmap = Normalize(vmin, vmax), _cmap()
     wt = next((m for m in record["measurements"] if m["parameter"] == "wall_thickness"), None)
-    top, h = flow.box(520)
+    top, h = flow.box(548)
     for k, (title, i, j) in enumerate((("Top (x-y)", 0, 1), ("Front (x-z)", 0, 2), ("Side (y-z)", 1, 2))):
         ax = flow.fig.add_axes(flow.rect(MARGIN + 30 + (k % 2) * 264, top + 16 + (k // 2) * 260, 220, 220))
         if len(edge):
