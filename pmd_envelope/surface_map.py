@@ -31,25 +31,42 @@ MAP_VERSION = 2
 MAP_TRIANGLES = 4000
 #: Rounding in the record (drawing only): coordinates 0.01 mm, thickness 0.001 mm.
 _XYZ_DECIMALS, _T_DECIMALS = 2, 3
+#: In-plane box sides within 1 % of each other: the box has no preferred direction in its plane.
+_SQUARE = 0.01
 #: Half-width of the section drawn around the thinnest spot [mm] along axis 1.
 SECTION_HALF_WIDTH = 12.0
 
 
 def box_frame(vertices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Origin (box centre) and axes (rows, right-handed) of the design's oriented box, axis 3
-    pointing away from the concave side."""
+    pointing away from the concave side.
+
+    The same design must give the same frame on every CPU (the record is hashed), so nothing is
+    left to an eigenvector's sign or to a near tie: axis 1 points along +x of the scanner as far
+    as it can, and when the box is square in its plane (a round plate, whose box may turn freely
+    about axis 3 with last-bit changes) axis 1 is the scanner's x projected onto that plane.
+    """
     from pmd_envelope.measure.extents import oriented_extents
 
-    _, axes = oriented_extents(vertices)
+    ext, axes = oriented_extents(vertices)
     axes = np.array(axes, dtype=float)
     q = vertices @ axes.T
     q = q - 0.5 * (q.min(axis=0) + q.max(axis=0))
     step = max(1, len(q) // 200_000)
+    e3 = axes[2]
     # a dome rises toward its middle on its convex side: there w falls as the radius grows
     if np.corrcoef((q[::step, 0] ** 2 + q[::step, 1] ** 2), q[::step, 2])[0, 1] > 0:
-        axes[2] = -axes[2]
-    if np.dot(np.cross(axes[0], axes[1]), axes[2]) < 0:
-        axes[1] = -axes[1]
+        e3 = -e3
+    world = np.eye(3)
+    if ext[0] - ext[1] <= _SQUARE * ext[0]:
+        ref = world[int(np.argmin(np.abs(world @ e3)))]
+        e1 = ref - (ref @ e3) * e3
+        e1 /= np.linalg.norm(e1)
+    else:
+        e1 = axes[0]
+        k = int(np.argmax(np.abs(e1) > 0.1))  # first scanner axis it has a clear component along
+        e1 = e1 if e1[k] > 0 else -e1
+    axes = np.vstack([e1, np.cross(e3, e1), e3])
     p = vertices @ axes.T
     origin = (0.5 * (p.min(axis=0) + p.max(axis=0))) @ axes  # rows are orthonormal: local -> world
     return origin, axes

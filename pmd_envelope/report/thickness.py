@@ -140,10 +140,12 @@ def _surface_page(record, tm, plt, size):
     dec = decimals_for(u, wt["value"] if wt else None) if u else 3
     flow.paragraph(
         f"The design's surface ({tm['faces_total']} faces, drawn as {len(tri)} triangles) in its own frame: the axes "
-        "of its minimum-volume oriented box, axis 3 through the plate. Each triangle is coloured by the thinnest wall "
+        "of its minimum-volume oriented box, axis 3 through the plate (axis 1 along the scanner's x where the box is "
+        "square). Each triangle is coloured by the thinnest wall "
         "measured under it (ray thickness) and shaded by its angle to the light. The colour scale runs between the "
         "envelope's limits on wall thickness, red at the minimum; darker than the darkest red is below it. Grey "
-        "hatched: the sharp-edge zone, where the ray left through a non-opposing face (excluded from the minimum). "
+        "hatched: the sharp-edge zone, where the ray left through a non-opposing face (excluded from the minimum; "
+        "drawn up to one triangle wider). "
         "Star: the thin-spot witness. Only the drawing is simplified; every number comes from all faces.", size=7.5)
     w = tm.get("witness")
     views = (("Bone-facing side (concave), seen from the bone", -1), ("Outer side, seen from outside", +1))
