@@ -24,10 +24,18 @@ def execute(path: Path):
     import nbformat
     from nbclient import NotebookClient
 
-    os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]).rstrip(os.pathsep)
-    os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     nb = nbformat.read(path, as_version=4)
-    NotebookClient(nb, kernel_name=KERNEL, timeout=TIMEOUT, resources={"metadata": {"path": str(path.parent)}}).execute()
+    before = os.environ.get("PYTHONPATH")
+    # the kernel inherits this process's environment; ipykernel selects the inline plot backend
+    os.environ["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), before]))
+    try:
+        NotebookClient(nb, kernel_name=KERNEL, timeout=TIMEOUT,
+                       resources={"metadata": {"path": str(path.parent)}}).execute()
+    finally:
+        if before is None:
+            del os.environ["PYTHONPATH"]
+        else:
+            os.environ["PYTHONPATH"] = before
     return nb
 
 
