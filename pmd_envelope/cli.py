@@ -100,11 +100,26 @@ def build_parser() -> argparse.ArgumentParser:
 
     r = sub.add_parser("report", help="re-render the PDF report from a saved record",
                        formatter_class=argparse.RawDescriptionHelpFormatter,
-                       epilog="example:\n  pmd-envelope report evidence/cranial-001/record.json -o report.pdf\n")
+                       description="Render the PDF report from a saved record.json alone (a report never measures). "
+                                   "The record's content hash is recomputed first: a record changed after it was "
+                                   "written is refused, unless --mark-changed renders it with CHANGED AFTER "
+                                   "RECORDING on every page. A signature shows 'valid' only when its key is in "
+                                   "--trusted-keys under the signer's printed name; otherwise 'signature valid, "
+                                   "signer not verified'.",
+                       epilog=("example:\n  pmd-envelope report evidence/cranial-001/record.json -o report.pdf "
+                               "--trusted-keys keys.txt\n\n"
+                               "exit codes:\n  0  rendered\n"
+                               "  2  bad input: unreadable record, or a record that does not match its content "
+                               "hash (without --mark-changed); nothing written\n"))
     r.add_argument("record", help="record.json")
     r.add_argument("-o", "--output", metavar="PDF", help="output file (default: report.pdf beside the record)")
     r.add_argument("--ledger", metavar="FILE", help="ledger whose signatures fill the signature block "
                                                     "(default: ledger.sqlite two folders above the record, if any)")
+    r.add_argument("--trusted-keys", metavar="FILE", help="lines '<public key hex> <printed name>' (as in records "
+                                                          "verify): only these signers are shown as verified")
+    r.add_argument("--mark-changed", action="store_true",
+                   help="render a record that no longer matches its content hash, marked CHANGED AFTER RECORDING "
+                        "on every page (for investigation; never for release)")
     r.set_defaults(func=_cmd_report)
 
     s = sub.add_parser("sign", help="sign a record (reviewer or approver) in the evidence ledger",
@@ -418,22 +433,25 @@ def _ledger_entry(out: Path, record_id: str):
 def _cmd_report(args) -> int:
     from pmd_envelope.ledger import ledger_for_record, open_ledger
     from pmd_envelope.record import read_record, write_atomic
-    from pmd_envelope.report import render_report
-    from pmd_envelope.signatures import signatures_for_report
+    from pmd_envelope.report import check_renderable, render_report, signature_state
+    from pmd_envelope.signatures import read_trusted_keys, signatures_for_report
 
     record = read_record(args.record)
+    changed = check_renderable(record, args.record, mark_changed=args.mark_changed)
+    trusted = read_trusted_keys(args.trusted_keys) if args.trusted_keys else None
     ledger_path = Path(args.ledger) if args.ledger else ledger_for_record(args.record)
     sigs = []
     if args.ledger or ledger_path.is_file():
         with open_ledger(ledger_path) as ledger:
-            sigs = signatures_for_report(ledger.find(record["record_id"]))
+            sigs = signatures_for_report(ledger.find(record["record_id"]), trusted)
     out = Path(args.output) if args.output else Path(args.record).with_name("report.pdf")
     # Signatures join the rendering input only; the record file and its content hash are unchanged.
-    write_atomic(out, render_report(dict(record, signatures=sigs) if sigs else record))
+    write_atomic(out, render_report(record, signatures=sigs, mark_changed=args.mark_changed))
     print(f"report: {out}")
+    if changed:
+        print("  CHANGED AFTER RECORDING: the record does not match its content hash; every page is marked")
     for s in sigs:
-        state = "valid" if s["valid"] else f"NOT VALID: {s['problem']}"
-        print(f"  signature: {s['role']} {s['name']} {s['signed_at']} ({state})")
+        print(f"  signature: {s['role']} {s['name']} {s['signed_at']} ({signature_state(s, record)[0]})")
     return EXIT_OK
 
 

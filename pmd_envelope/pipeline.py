@@ -28,10 +28,7 @@ from pmd_envelope.settings import DEFAULT_SETTINGS, Settings
 from pmd_envelope.worstcase import WorstCase, worst_case
 from pmd_envelope.worstcase.metric import format_configuration
 
-__all__ = ["Validation", "validate", "write_evidence", "locate_envelope_dir", "THICKNESS_MAP_POINTS"]
-
-#: Faces sampled into the record's thickness map, so the report can draw it from the record alone.
-THICKNESS_MAP_POINTS = 6000
+__all__ = ["Validation", "validate", "write_evidence", "locate_envelope_dir"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -254,23 +251,19 @@ def _reasons(envelope: Envelope, mm: MeshMeasurements, checks, worst) -> list[di
 
 
 def _thickness_map(v: np.ndarray, f: np.ndarray, mm: MeshMeasurements) -> dict | None:
-    """A deterministic sample of face centroids with their thickness, for the report's map.
+    """The record's thickness map (version 2): the surface simplified for drawing, in the
+    design's box frame, each triangle with the thinnest thickness measured under it
+    (:mod:`pmd_envelope.surface_map`). The measured values are in ``measurements``."""
+    from pmd_envelope.surface_map import thickness_map
 
-    Coordinates are rounded to 0.01 mm and thickness to 0.001 mm (plotting only; the measured
-    values are in ``measurements``). Faces in the sharp-edge zone carry ``edge`` = 1.
-    """
     t = mm.thickness
     if t is None:
         return None
-    n = len(f)
-    step = max(1, int(np.ceil(n / THICKNESS_MAP_POINTS)))
-    ids = np.arange(0, n, step)
-    finite = np.isfinite(t.per_face[ids])
-    ids = ids[finite]
-    c = v[f[ids]].mean(axis=1)
-    points = [[round(float(x), 2), round(float(y), 2), round(float(z), 2), round(float(th), 3), int(e)]
-              for (x, y, z), th, e in zip(c, t.per_face[ids], t.edge_zone[ids])]
-    return {"columns": ["x", "y", "z", "thickness", "edge"], "faces_total": n, "stride": step, "points": points}
+    wt = next((m for m in mm.measurements if m.parameter == "wall_thickness"), None)
+    witness = None
+    if wt is not None and getattr(wt, "witness", None) is not None:
+        witness = {"point": wt.witness.point, "opposite": wt.witness.opposite}
+    return thickness_map(v, f, np.asarray(t.per_face, dtype=float), np.asarray(t.edge_zone, dtype=bool), witness)
 
 
 def write_evidence(validation: Validation, out_dir: str | Path) -> tuple[Path, Path]:

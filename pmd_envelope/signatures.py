@@ -153,14 +153,26 @@ def read_trusted_keys(path: str | Path) -> dict[str, str]:
 
 
 def signatures_for_report(entries, trusted_keys: dict[str, str] | None = None) -> list[dict]:
-    """The signature block rows of one record's ledger entries, each with whether it verifies."""
+    """The signature block rows of one record's ledger entries, each with whether it verifies.
+
+    ``valid``: the Ed25519 signature verifies over the signed fields. ``signer_verified``: it is
+    also made by a key listed in ``trusted_keys`` under the printed name shown (never true without
+    a trusted-keys file: a signature alone cannot prove who owns its key). ``problem`` says why
+    the signature does not verify, ``signer_problem`` why its signer is not verified.
+    """
     rows = []
     for e in entries:
         if e.kind != "signature":
             continue
-        reason = check_signature(e, trusted_keys)
+        reason = check_signature(e)
+        if reason is not None:
+            signer = "the signature does not verify"
+        elif trusted_keys is None:
+            signer = "no trusted keys given (--trusted-keys)"
+        else:
+            signer = check_signature(e, trusted_keys)
         rows.append({"role": e.detail.get("role"), "name": e.detail.get("name"), "signed_at": e.detail.get("signed_at"),
                      "meaning": e.detail.get("meaning"), "public_key": e.detail.get("public_key"),
                      "ledger_entry": e.seq, "content_sha256": e.content_sha256, "valid": reason is None,
-                     "problem": reason})
+                     "problem": reason, "signer_verified": signer is None, "signer_problem": signer})
     return rows

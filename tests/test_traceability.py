@@ -44,7 +44,7 @@ def test_table_is_read():
 @pytest.mark.parametrize("requirement, field, section, test", ROWS, ids=[r[0][:60] for r in ROWS])
 def test_mapped_field_section_and_test_exist(validations, requirement, field, section, test):
     assert _field(validations["cranial-001"].record, field), f"{requirement}: record field '{field}' is gone"
-    pages = (ROOT / "pmd_envelope" / "report" / "pages.py").read_text(encoding="utf-8")
+    pages = "".join(p.read_text(encoding="utf-8") for p in sorted((ROOT / "pmd_envelope" / "report").glob("*.py")))
     assert f'"{section}' in pages, f"{requirement}: report section '{section}' is gone"
     assert _test_exists(test), f"{requirement}: test {test} is gone"
 
