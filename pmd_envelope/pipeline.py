@@ -99,7 +99,7 @@ def validate(case_path: str | Path, *, envelope_dir: str | Path | None = None,
                if case.anatomy_mesh is not None else None)
     mm = measure_design(mesh, settings, envelope, anatomy=anatomy)
     # decide on the numbers the record states: each value at the record's resolution
-    scan_fit = _scan_fit(mesh, mm, series, case, envelope, settings)
+    scan_fit, scan_drawing = _scan_fit(mesh, mm, series, case, envelope, settings)
     measurements = {m.parameter: _at_resolution(m) for m in mm.measurements + measure_case(case, scan, series) + scan_fit}
     checks = check_parameters(envelope, measurements)
     worst: tuple[WorstCase, ...] = ()
@@ -158,6 +158,8 @@ def validate(case_path: str | Path, *, envelope_dir: str | Path | None = None,
         "worst_case": [w.as_dict() for w in worst],
         "thickness_map": _thickness_map(mesh.vertices, mesh.faces, mm),
     }
+    if series is not None:  # what the report's scan page draws (records without a series have no key)
+        content["scan_fit"] = scan_drawing
     record = finalise_record(content, now=now)
     return Validation(record=record, case=case, envelope=envelope, mesh=mm, checks=checks, worst=worst)
 
@@ -170,12 +172,14 @@ def _read_series(case: Case, case_file: Path):
     return read_series(case.scan.series, salt=case.patient_ref, label=_rel(case.scan.series, case_file.parent))
 
 
-def _scan_fit(mesh, mm: MeshMeasurements, series, case: Case, envelope: Envelope, settings: Settings) -> tuple:
-    """``scan_fit_gap`` and ``scan_contact_fraction`` when the envelope limits them (else nothing)."""
+def _scan_fit(mesh, mm: MeshMeasurements, series, case: Case, envelope: Envelope, settings: Settings,
+              ) -> tuple[tuple, dict | None]:
+    """``scan_fit_gap`` and ``scan_contact_fraction`` when the envelope limits them (else nothing),
+    and the drawing of the fit for the report (None when not measured)."""
     params = {p.name: p for p in envelope.parameters}
     if not {"scan_fit_gap", "scan_contact_fraction"} & set(params):
-        return ()
-    from pmd_envelope.scan.bone import METHOD, measure_scan_fit
+        return (), None
+    from pmd_envelope.scan.bone import METHOD, fit_scan
     from pmd_envelope.scan.series import DEFAULT_SCAN_SETTINGS
 
     gap_p = params.get("scan_fit_gap")
@@ -186,9 +190,10 @@ def _scan_fit(mesh, mm: MeshMeasurements, series, case: Case, envelope: Envelope
            "the design mesh failed the integrity gate" if mm.thickness is None else "")
     if why:
         return (Measurement(parameter="scan_fit_gap", value=None, unit="mm", method=METHOD, reason=why),
-                Measurement(parameter="scan_contact_fraction", value=None, unit="1", method=METHOD, reason=why))
-    return measure_scan_fit(mesh, series, case.scan.series, threshold_hu=threshold, gap_limit=limit,
-                            contact_angle_deg=DEFAULT_SCAN_SETTINGS.contact_angle_deg, settings=DEFAULT_SCAN_SETTINGS)
+                Measurement(parameter="scan_contact_fraction", value=None, unit="1", method=METHOD, reason=why)), None
+    fit = fit_scan(mesh, series, case.scan.series, threshold_hu=threshold, gap_limit=limit,
+                   contact_angle_deg=DEFAULT_SCAN_SETTINGS.contact_angle_deg, settings=DEFAULT_SCAN_SETTINGS)
+    return (fit.gap, fit.fraction), fit.drawing
 
 
 def _scan_block(scan, series) -> dict:

@@ -311,3 +311,26 @@ def test_render_time_of_a_sample_case(validations):
     t0 = time.process_time()
     render_report(rec)
     assert time.process_time() - t0 < 4.0
+
+
+# -- scan page ---------------------------------------------------------------------------------
+
+def test_scan_page_only_with_a_series(validations):
+    """The scan page: series checks, fit in words, slice and gap map, from the record's scan blocks;
+    absent from a record that read no DICOM series."""
+    title = "Patient scan and fit to the bone"
+    assert not any(title in p for p in _pages_text(render_report(validations["cranial-001"].record)))
+    for case, words in (("cranial-005", "(conforming)"), ("cranial-006", "(nonconforming)")):
+        rec = validations[case].record
+        pages = [p for p in _pages_text(render_report(rec)) if title in p]
+        assert len(pages) == 1
+        text = pages[0]
+        for f in rec["scan"]["series"]["findings"]:
+            assert f["name"] in text
+        assert "Slice through the design's centre" in text and "Gap map of the bone-facing surface" in text
+        assert "scan_fit_gap: largest gap" in text and words in text
+    # a record without the drawing still shows the checks and says why nothing is drawn
+    rec = copy.deepcopy(validations["cranial-006"].record)
+    rec["scan_fit"] = None
+    text = "\n".join(_pages_text(render_report(_refinalise(rec))))
+    assert "No slice or gap map" in text and "uniform_slice_spacing" in text

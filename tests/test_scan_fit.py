@@ -12,6 +12,7 @@ import pytest
 
 from conftest import ROOT, SAMPLES
 from pmd_envelope.geometry import MeshData
+from pmd_envelope.record import record_bytes
 from pmd_envelope.scan.bone import measure_scan_fit
 from pmd_envelope.scan.phantom import HeadPhantom, StackGeometry, phantom_volume, write_series
 from pmd_envelope.scan.series import DEFAULT_SCAN_SETTINGS, read_series
@@ -103,3 +104,46 @@ def test_scan_sample_generator_reproduces_bytes(tmp_path):
         for name in case["files"]:
             assert (tmp_path / case_id / name).read_bytes() == (SAMPLES / case_id / name).read_bytes(), name
     assert (tmp_path / "SCANS_MANIFEST.json").read_bytes() == (SAMPLES / "SCANS_MANIFEST.json").read_bytes()
+
+
+# -- the drawing the report's scan page takes from the record ----------------------------------
+
+def test_drawing_of_a_plate_at_a_known_gap(skull):
+    """A cap plate 1 mm off a spherical skull: the slice shows the plate's inner surface and the
+    bone's outer table as arcs about the skull centre 1 mm apart (less the threshold bias), and
+    every gap-map cell over bone holds the gap within the voxel uncertainty."""
+    from pmd_envelope.scan.bone import fit_scan
+
+    series, folder = skull
+    fit = fit_scan(plate_at(1.0), series, folder, threshold_hu=300.0, gap_limit=2.5, contact_angle_deg=30.0,
+                   settings=DEFAULT_SCAN_SETTINGS)
+    d, u = fit.drawing, dict(fit.gap.statistics)["voxel_uncertainty"]
+    assert d["version"] == 1 and fit.gap.value is not None
+    origin, axes = np.asarray(d["frame"]["origin"]), np.asarray(d["frame"]["axes"])
+    assert axes @ axes.T == pytest.approx(np.eye(3), abs=1e-6)
+    # the skull centre (0, 0, 0) in the frame's (axis 1, axis 3) plane: axis 2 passes through it
+    centre = (-origin) @ axes.T
+    assert abs(centre[1]) < 0.05 and centre[2] < -60  # the bone side is -axis 3
+    radius = lambda lines: np.hypot(*(np.concatenate(lines).reshape(-1, 2) - centre[[0, 2]]).T)  # noqa: E731
+    bone, design = radius(d["slice"]["bone"]), radius(d["slice"]["design"])
+    assert len(bone) > 20 and len(design) > 20
+    # the outer table at 70 mm (the inner at 64 mm may enter the crop too), the plate's inner surface at 71 mm
+    assert np.abs(bone[bone > 67] - 70.0).max() <= u + 0.7
+    assert design.min() == pytest.approx(71.0, abs=0.05)
+    cells = d["gap_map"]["cells"]
+    gaps = np.array([c[2] for c in cells if c[2] is not None])
+    assert len(gaps) > 0.8 * len(cells) and len(cells) <= 1500
+    assert np.all(np.abs(gaps - 1.0) <= u + 0.7) and gaps.max() == pytest.approx(fit.gap.value, abs=1e-3)
+    # the drawing is deterministic: the same fit gives the same block
+    again = fit_scan(plate_at(1.0), series, folder, threshold_hu=300.0, gap_limit=2.5, contact_angle_deg=30.0,
+                     settings=DEFAULT_SCAN_SETTINGS)
+    assert json.dumps(again.drawing, sort_keys=True) == json.dumps(d, sort_keys=True)
+
+
+def test_record_carries_the_scan_drawing_only_with_a_series(validations):
+    assert "scan_fit" not in validations["cranial-001"].record
+    for case in ("cranial-005", "cranial-006"):
+        rec = validations[case].record
+        without = {k: v for k, v in rec.items() if k != "scan_fit"}
+        extra = len(record_bytes(rec)) - len(record_bytes(without))  # as written: indented JSON
+        assert rec["scan_fit"]["version"] == 1 and extra < 100_000

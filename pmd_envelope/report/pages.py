@@ -10,6 +10,7 @@ from pmd_envelope.report import _DECISION_COLOUR, _VERDICT_COLOUR, CHANGED_MARK,
 from pmd_envelope.report.layout import MARGIN, Flow, text_width, wrap
 from pmd_envelope.report.numbers import (decimals_for, fixed, number, probability, quantity, sig, unit_text,
                                          with_unit)
+from pmd_envelope.report.scan import scan_page
 from pmd_envelope.report.thickness import thickness_map
 
 __all__ = ["PAGES", "footer"]
@@ -480,4 +481,4 @@ def signatures(record: dict, plt, size, context):
     return figs
 
 
-PAGES = (cover, parameters, thickness_map, worst_case, traceability, signatures)
+PAGES = (cover, parameters, thickness_map, scan_page, worst_case, traceability, signatures)

@@ -22,6 +22,7 @@ near the soft-tissue side of a 40-1400 HU edge) and the extremes stay within hal
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +32,7 @@ from pmd_envelope.measure.records import Measurement, Witness
 from pmd_envelope.scan.series import ALLOWED_KEYWORDS, ScanSettings, Series
 from pmd_envelope.errors import ScanError
 
-__all__ = ["read_hu", "bone_surface", "measure_scan_fit", "METHOD"]
+__all__ = ["read_hu", "bone_surface", "ScanFit", "fit_scan", "measure_scan_fit", "METHOD"]
 
 METHOD = "ct_bone_surface"
 
@@ -166,9 +167,32 @@ def _contact_gaps(design: MeshData, bone: MeshData, contact_angle_deg: float):
     return ids, gap[ids], q[ids], tri[ids]
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ScanFit:
+    """The fit of a design to the scanned bone: the two measurements and what the report draws."""
+
+    gap: Measurement
+    fraction: Measurement
+    #: the record's ``scan_fit`` block (:func:`pmd_envelope.scan.drawing.scan_fit_drawing`); None
+    #: when there was no bone or no contact face to draw
+    drawing: dict | None = None
+
+
 def measure_scan_fit(design: MeshData, series: Series, folder: str | Path, *, threshold_hu: float, gap_limit: float,
                      contact_angle_deg: float, settings: ScanSettings) -> tuple[Measurement, Measurement]:
     """``scan_fit_gap`` (value: max gap [mm]) and ``scan_contact_fraction`` against the scanned bone.
+
+    :func:`fit_scan` without the drawing (the parameters are the same).
+    """
+    fit = fit_scan(design, series, folder, threshold_hu=threshold_hu, gap_limit=gap_limit,
+                   contact_angle_deg=contact_angle_deg, settings=settings, drawing=False)
+    return fit.gap, fit.fraction
+
+
+def fit_scan(design: MeshData, series: Series, folder: str | Path, *, threshold_hu: float, gap_limit: float,
+             contact_angle_deg: float, settings: ScanSettings, drawing: bool = True) -> ScanFit:
+    """``scan_fit_gap`` (value: max gap [mm]) and ``scan_contact_fraction`` against the scanned bone,
+    with the slice and the gap map the report draws.
 
     Parameters
     ----------
@@ -185,6 +209,8 @@ def measure_scan_fit(design: MeshData, series: Series, folder: str | Path, *, th
     contact_angle_deg : float
         As for ``anatomy_gap`` (:class:`pmd_envelope.settings.Settings`).
     settings : ScanSettings
+    drawing : bool
+        Also build the drawing block (a section of both surfaces and a binned gap map).
     """
     u_vox = 0.5 * float(np.sqrt(sum(x * x for x in series.voxel)))
     margin = settings.fit_margin_mm
@@ -193,10 +219,11 @@ def measure_scan_fit(design: MeshData, series: Series, folder: str | Path, *, th
     def missing(why):
         gap_stats = tuple((k, None) for k in ("max", "rms", "min", "mean", "contact_area")) + \
             (("voxel_uncertainty", u_vox),)
-        return (Measurement(parameter="scan_fit_gap", value=None, unit="mm", method=METHOD, reason=why,
+        return ScanFit(
+            gap=Measurement(parameter="scan_fit_gap", value=None, unit="mm", method=METHOD, reason=why,
                             statistics=gap_stats),
-                Measurement(parameter="scan_contact_fraction", value=None, unit="1", method=METHOD, reason=why,
-                            statistics=(("gap_limit", float(gap_limit)), ("uncertain_fraction", None))))
+            fraction=Measurement(parameter="scan_contact_fraction", value=None, unit="1", method=METHOD, reason=why,
+                                 statistics=(("gap_limit", float(gap_limit)), ("uncertain_fraction", None))))
 
     if series.modality != "CT":
         return missing(f"the series is {series.modality}, not CT: CT numbers are needed to segment bone")
@@ -228,4 +255,9 @@ def measure_scan_fit(design: MeshData, series: Series, folder: str | Path, *, th
                          statistics=(("gap_limit", float(gap_limit)), ("uncertain_fraction", band)),
                          notes=f"area fraction of the contact surface with gap <= {gap_limit:g} mm; "
                                f"uncertain_fraction: share within the voxel uncertainty ({u_vox:.3g} mm) of the limit")
-    return gap_m, frac_m
+    picture = None
+    if drawing:
+        from pmd_envelope.scan.drawing import scan_fit_drawing
+
+        picture = scan_fit_drawing(design, bone, ids, gap)
+    return ScanFit(gap=gap_m, fraction=frac_m, drawing=picture)
