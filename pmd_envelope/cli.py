@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -50,7 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
                            "example:\n  pmd-envelope validate sample_scans/cranial-001 --out evidence\n\n" + _EPILOG),
                        description="Load a case, gate and measure its design mesh, check every parameter against "
                                    "the envelope (ISO 14253-1), find each metric's worst case over the manufacturing "
-                                   "variables, and write DIR/<case_id>/record.json and report.pdf.")
+                                   "variables, and write DIR/<case_id>/<record_id>/record.json and report.pdf (never "
+                                   "overwritten; DIR/<case_id>/LATEST names the newest record of the case).")
     v.add_argument("case", help="case folder or its case.toml")
     v.add_argument("--out", default="evidence", metavar="DIR", help="evidence folder (default: ./evidence)")
     v.add_argument("--envelopes", metavar="DIR", help="folder of envelope files <id>/<version>.toml "
@@ -106,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "RECORDING on every page. A signature shows 'valid' only when its key is in "
                                    "--trusted-keys under the signer's printed name; otherwise 'signature valid, "
                                    "signer not verified'.",
-                       epilog=("example:\n  pmd-envelope report evidence/cranial-001/record.json -o report.pdf "
+                       epilog=("example:\n  pmd-envelope report evidence/cranial-001/$(cat evidence/cranial-001/LATEST)/record.json -o report.pdf "
                                "--trusted-keys keys.txt\n\n"
                                "exit codes:\n  0  rendered\n"
                                "  2  bad input: unreadable record, or a record that does not match its content "
@@ -114,7 +116,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("record", help="record.json")
     r.add_argument("-o", "--output", metavar="PDF", help="output file (default: report.pdf beside the record)")
     r.add_argument("--ledger", metavar="FILE", help="ledger whose signatures fill the signature block "
-                                                    "(default: ledger.sqlite two folders above the record, if any)")
+                                                    "(default: DIR/ledger.sqlite of the evidence folder the record is in, "
+                                                    "DIR/<case_id>/<record_id>/record.json or, written before 0.2, "
+                                                    "DIR/<case_id>/record.json; if any)")
     r.add_argument("--trusted-keys", metavar="FILE", help="lines '<public key hex> <printed name>' (as in records "
                                                           "verify): only these signers are shown as verified")
     r.add_argument("--mark-changed", action="store_true",
@@ -125,9 +129,13 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("sign", help="sign a record (reviewer or approver) in the evidence ledger",
                        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=(
                            "example:\n  openssl genpkey -algorithm ed25519 -out ~/.pmd-envelope-key.pem\n"
-                           "  pmd-envelope sign evidence/cranial-001/record.json --name \"A. Reviewer\" --role reviewer \\\n"
+                           "  pmd-envelope sign evidence/cranial-001/$(cat evidence/cranial-001/LATEST)/record.json --name \"A. Reviewer\" --role reviewer \\\n"
                            "      --meaning \"reviewed: design verified against the envelope\" --key ~/.pmd-envelope-key.pem\n\n"
-                           "exit codes:\n  0  signed\n  2  bad input (no key, record changed or not in the ledger)\n"),
+                           "sign-off policy: an approver needs an earlier reviewer signature by another person "
+                           "(different\nname and key); approving a nonconforming record needs --deviation REF; "
+                           "a person signs a\nrecord once in a role.\n\n"
+                           "exit codes:\n  0  signed\n  2  bad input (no key, record changed or not in the ledger) "
+                           "or refused by the sign-off policy\n"),
                        description="Append an Ed25519 signature bound to the record's content hash to the ledger: "
                                    "printed name, role, date and time (UTC) and meaning. The private key is read from "
                                    "--key FILE or $PMD_ENVELOPE_SIGNING_KEY and never stored.")
@@ -137,8 +145,24 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--meaning", required=True, help='what the signature means, e.g. "approved for manufacture"')
     s.add_argument("--key", metavar="FILE", help="Ed25519 private key (PEM, or 64 hex digits); "
                                                  "default $PMD_ENVELOPE_SIGNING_KEY (64 hex digits)")
-    _ledger_options(s, default_hint="ledger.sqlite two folders above the record")
+    s.add_argument("--deviation", metavar="REF", help="deviation or concession reference (required to approve a "
+                                                      "nonconforming record); signed with the rest")
+    _ledger_options(s, default_hint="DIR/ledger.sqlite of the evidence folder DIR the record is in")
     s.set_defaults(func=_cmd_sign)
+
+    k = sub.add_parser("key", help="signing key commands: public")
+    ksub = k.add_subparsers(dest="key_command", required=True, parser_class=_Parser)
+    kp = ksub.add_parser("public", help="print a signer's trusted-keys line: <public key hex> <name>",
+                         formatter_class=argparse.RawDescriptionHelpFormatter, epilog=(
+                             "example:\n  pmd-envelope key public --key reviewer.pem --name \"A. Reviewer\" >> signers.txt\n\n"
+                             "exit codes:\n  0  printed\n  2  no key, or not an Ed25519 key\n"),
+                         description="Print the line '<public key hex> <printed name>' of a signing key for the "
+                                     "trusted-keys file of records verify and report (the private key is read, "
+                                     "never printed).")
+    kp.add_argument("--key", metavar="FILE", help="Ed25519 private key (PEM, or 64 hex digits); "
+                                                  "default $PMD_ENVELOPE_SIGNING_KEY")
+    kp.add_argument("--name", required=True, help="printed name of the key's owner, as they sign")
+    kp.set_defaults(func=_cmd_key_public)
 
     rec = sub.add_parser("records", help="evidence ledger commands: list, show, verify")
     rsub = rec.add_subparsers(dest="records_command", required=True, parser_class=_Parser)
@@ -267,6 +291,7 @@ def _run(args) -> int:
 
 
 def _cmd_validate(args) -> int:
+    from pmd_envelope.ledger import LATEST_NAME
     from pmd_envelope.pipeline import validate, write_evidence
 
     result = validate(args.case, envelope_dir=args.envelopes)
@@ -276,11 +301,13 @@ def _cmd_validate(args) -> int:
     if args.json:
         print(json.dumps({"case_id": rec["case_id"], "verdict": rec["verdict"], "reasons": rec["reasons"],
                           "record": str(record_path), "report": str(report_path),
+                          "evidence_folder": str(record_path.parent),
                           "content_sha256": rec["integrity"]["content_sha256"],
                           "ledger": {"path": str(Path(args.out) / "ledger.sqlite"), "seq": entry.seq,
                                      "entry_hash": entry.entry_hash}}, indent=2, sort_keys=True))
     else:
         print(_verdict_table(rec))
+        print(f"evidence: {record_path.parent}{os.sep} (latest of the case: {record_path.parent.parent / LATEST_NAME})")
         print(f"record: {record_path}")
         print(f"report: {report_path}")
         print(f"ledger: {Path(args.out) / 'ledger.sqlite'} entry {entry.seq} (hash {entry.entry_hash[:16]}…)")
@@ -460,22 +487,29 @@ def _cmd_sign(args) -> int:
     from pmd_envelope.ledger import open_ledger
     from pmd_envelope.record import read_record
     from pmd_envelope.signatures import load_private_key, sign_fields
+    from pmd_envelope.signoff import check_signoff, signoff_state
 
     record = read_record(args.record)
     key = load_private_key(args.key)
-    fields = sign_fields(record, name=args.name, role=args.role, meaning=args.meaning, private_key=key)
+    fields = sign_fields(record, name=args.name, role=args.role, meaning=args.meaning, private_key=key,
+                         deviation=args.deviation)
+    d = fields["detail"]
     with open_ledger(_ledger_path(args, args.record)) as ledger:
-        with ledger.transaction():
-            held = [e for e in ledger.find(record["record_id"]) if e.kind == "record"]
+        with ledger.transaction():  # the policy is checked under the write lock, against the ledger as it is
+            entries = ledger.find(record["record_id"])
+            held = [e for e in entries if e.kind == "record"]
             if not held:
                 raise SignatureError(args.record, f"record {record['record_id']} is not in the ledger "
                                                   f"{ledger.path}; only recorded evidence can be signed")
             if held[0].content_sha256 != record["integrity"]["content_sha256"]:
                 raise SignatureError(args.record, "record content differs from its ledger entry; it cannot be signed")
+            check_signoff(held[0], entries, name=d["name"], role=d["role"], public_key=d["public_key"],
+                          deviation=d["deviation"], where=args.record)
             entry = ledger.insert(fields)
-    d = entry.detail
+            state = signoff_state(held[0], [*entries, entry])
     print(f"signed record {entry.record_id} ({entry.case_id}) as {d['role']}: {d['name']}, {d['signed_at']}, "
-          f"\"{d['meaning']}\"")
+          f"\"{d['meaning']}\"" + (f", deviation {d['deviation']}" if d["deviation"] else ""))
+    print(f"state: {state.state}" + (" (released)" if state.released else ""))
     print(f"ledger: {_ledger_path(args, args.record)} entry {entry.seq} (hash {entry.entry_hash[:16]}…)")
     return EXIT_OK
 
@@ -485,6 +519,7 @@ def _cmd_records_list(args) -> int:
 
     from pmd_envelope.errors import LedgerError
     from pmd_envelope.ledger import open_ledger
+    from pmd_envelope.signoff import signoff_state
 
     before = None
     if args.expiring_before:
@@ -494,24 +529,53 @@ def _cmd_records_list(args) -> int:
             raise LedgerError("--expiring-before", f"'{args.expiring_before}' is not a date; use YYYY-MM-DD") from None
     with open_ledger(_ledger_path(args)) as ledger:
         entries = ledger.entries()
-    signed: dict[str, list[str]] = {}
+    signed: dict[str, list] = {}
+    latest: dict[str, str] = {}
     for e in entries:
         if e.kind == "signature":
-            signed.setdefault(e.record_id, []).append(e.detail.get("role", "?"))
+            signed.setdefault(e.record_id, []).append(e)
+        else:
+            latest[e.case_id] = e.record_id
     rows = [e for e in entries if e.kind == "record" and (before is None or (e.retain_until or "") < before)]
+    states = {e.record_id: signoff_state(e, signed.get(e.record_id, [])) for e in rows}
     if args.json:
         print(json.dumps([{"seq": e.seq, "record_id": e.record_id, "case_id": e.case_id, "verdict": e.verdict,
                            "created_at": e.created_at, "retain_until": e.retain_until, "path": e.path,
-                           "content_sha256": e.content_sha256, "signatures": signed.get(e.record_id, [])}
+                           "latest": latest[e.case_id] == e.record_id, "content_sha256": e.content_sha256,
+                           "signatures": [{"role": s.detail.get("role"), "name": s.detail.get("name"),
+                                           "deviation": s.detail.get("deviation")} for s in signed.get(e.record_id, [])],
+                           "signoff": states[e.record_id].as_dict()}
                           for e in rows], indent=2, sort_keys=True))
         return EXIT_OK
-    table = [("seq", "record id", "case", "verdict", "created (UTC)", "retain until", "signed by")]
-    table += [(str(e.seq), e.record_id, e.case_id, e.verdict or "", e.created_at or "", e.retain_until or "",
-               ", ".join(signed.get(e.record_id, [])) or "-") for e in rows]
+    table = [("seq", "record id", "case", "verdict", "created (UTC)", "retain until", "state", "signers")]
+    table += [(str(e.seq), e.record_id + (" *" if latest[e.case_id] == e.record_id else ""), e.case_id,
+               e.verdict or "", e.created_at or "", e.retain_until or "", _state_cell(states[e.record_id]),
+               _signers_cell(states[e.record_id])) for e in rows]
     widths = [max(len(r[i]) for r in table) for i in range(len(table[0]))]
     for r in table:
         print("  ".join(x.ljust(w) for x, w in zip(r, widths)).rstrip())
-    print(f"{len(rows)} record(s)" + (f" with retention ending before {before}" if before else ""))
+    print(f"{len(rows)} record(s)" + (f" with retention ending before {before}" if before else "")
+          + "; * latest of its case; state: unsigned, reviewed, approved = released")
+    return EXIT_OK
+
+
+def _state_cell(state) -> str:
+    return "approved (released)" if state.released else state.state
+
+
+def _signers_cell(state) -> str:
+    names = [f"reviewer {n}" for n in state.reviewers] + [f"approver {n}" for n in state.approvers]
+    return ", ".join(names) or "-"
+
+
+def _cmd_key_public(args) -> int:
+    from pmd_envelope.errors import SignatureError
+    from pmd_envelope.signatures import load_private_key, public_key_hex
+
+    name = " ".join(args.name.split())
+    if not name:
+        raise SignatureError("--name", "must not be empty: the trusted-keys line names the key's owner")
+    print(f"{public_key_hex(load_private_key(args.key))} {name}")
     return EXIT_OK
 
 
@@ -536,7 +600,8 @@ def _cmd_records_show(args) -> int:
         else:
             d = e.detail
             problem = check_signature(e)
-            print(f"  {d.get('role')}: {d.get('name')}, {d.get('signed_at')}, \"{d.get('meaning')}\"  "
+            dev = f", deviation {d['deviation']}" if d.get("deviation") else ""
+            print(f"  {d.get('role')}: {d.get('name')}, {d.get('signed_at')}, \"{d.get('meaning')}\"{dev}  "
                   f"({'signature valid' if problem is None else 'NOT VALID: ' + problem})")
             print(f"  key {d.get('public_key')}  signs content sha256 {e.content_sha256}")
     return EXIT_OK

@@ -86,5 +86,9 @@ class SignatureError(PmdEnvelopeError, ValueError):
     """A signature cannot be made: no key, an unreadable key, or a record the ledger does not hold."""
 
 
+class SignOffError(SignatureError):
+    """A signature the sign-off policy refuses (order, separation of duties, a missing deviation, a repeat)."""
+
+
 class ScanError(PmdEnvelopeError, ValueError):
     """A DICOM scan series cannot be read or trusted (not DICOM, mixed series, missing geometry)."""

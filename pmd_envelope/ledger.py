@@ -29,6 +29,7 @@ import datetime as _dt
 import hashlib
 import json
 import os
+import re
 import sqlite3
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -39,7 +40,8 @@ from pmd_envelope.record import canonical_json, check_schema, content_hash, read
 from pmd_envelope.signatures import check_signature
 
 __all__ = ["LEDGER_NAME", "GENESIS", "Entry", "Break", "Verification", "Ledger", "open_ledger",
-           "commit_evidence", "record_entry_fields", "ledger_for_record", "complete_pending"]
+           "commit_evidence", "record_entry_fields", "ledger_for_record", "complete_pending", "record_folder",
+           "latest_record_ids", "LATEST_NAME"]
 
 LEDGER_NAME = "ledger.sqlite"
 #: ``prev_hash`` of the first entry.
@@ -49,6 +51,11 @@ LEDGER_FORMAT = "pmd-envelope/ledger/1"
 #: means a stuck process, which should surface as an error rather than hang a release.
 BUSY_TIMEOUT_S = 30.0
 _PENDING_SUFFIX = ".pending"
+#: ``DIR/<case_id>/LATEST``: the id of the case's newest record (a pointer, not evidence: the ledger
+#: is the authority, and the file is rewritten from it whenever it is found stale).
+LATEST_NAME = "LATEST"
+#: A record id is a UUID; a record folder is named by it (``DIR/<case_id>/<record_id>/``).
+_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 #: Columns in hash order; ``entry_hash`` is the SHA-256 of the canonical JSON of all the others.
 COLUMNS = ("seq", "kind", "record_id", "case_id", "content_sha256", "record_sha256", "file_sha256", "path",
@@ -330,8 +337,22 @@ def _statements(script: str) -> list[str]:
 
 
 def ledger_for_record(record_path: str | Path) -> Path:
-    """The default ledger of a record written by ``validate --out DIR``: ``DIR/ledger.sqlite``."""
-    return Path(record_path).resolve().parent.parent / LEDGER_NAME
+    """The default ledger of a record written by ``validate --out DIR``: ``DIR/ledger.sqlite``.
+
+    A record in its own folder (``DIR/<case_id>/<record_id>/record.json``, the layout since 0.2)
+    has the ledger three folders above it; a record of the earlier layout
+    (``DIR/<case_id>/record.json``) two folders above it. The layout is told by the folder name
+    (a record id is a UUID), never by which file happens to exist.
+    """
+    folder = Path(record_path).resolve().parent
+    if _UUID.match(folder.name):
+        return folder.parent.parent / LEDGER_NAME
+    return folder.parent / LEDGER_NAME
+
+
+def record_folder(out_dir: str | Path, record: dict) -> Path:
+    """Where a record's files go: ``<out_dir>/<case_id>/<record_id>/`` (never shared, never overwritten)."""
+    return Path(out_dir) / record["case_id"] / record["record_id"]
 
 
 # -- writing evidence ----------------------------------------------------------------------------
@@ -349,10 +370,15 @@ def _fsync_dir(folder: Path) -> None:
 
 def commit_evidence(out_dir: str | Path, record: dict, report_pdf: bytes, *,
                     ledger_path: str | Path | None = None) -> tuple[Path, Path, Entry]:
-    """Write ``<out_dir>/<case_id>/record.json`` and ``report.pdf`` and append the ledger entry.
+    """Write ``<out_dir>/<case_id>/<record_id>/record.json`` and ``report.pdf`` and append the ledger entry.
+
+    Every record has its own folder, so evidence is never overwritten; ``<out_dir>/<case_id>/LATEST``
+    then names the newest record of the case (see :func:`latest_record_ids`).
 
     Order (so a kill at any moment leaves the complete evidence or none): both files are written
-    to pending names (fsync), the ledger entry is committed, then both are renamed into place.
+    to pending names (fsync), the ledger entry is committed, then both are renamed into place and
+    ``LATEST`` is rewritten (atomically). A kill after the commit is rolled forward by the next
+    ledger operation (:func:`complete_pending`), which also rewrites a stale ``LATEST``.
 
     Returns
     -------
@@ -360,7 +386,7 @@ def commit_evidence(out_dir: str | Path, record: dict, report_pdf: bytes, *,
     """
     out_dir = Path(out_dir)
     ledger_path = Path(ledger_path) if ledger_path is not None else out_dir / LEDGER_NAME
-    folder = out_dir / record["case_id"]
+    folder = record_folder(out_dir, record)
     record_path, report_path = folder / "record.json", folder / "report.pdf"
     check_schema(record)
     data = record_bytes(record)
@@ -386,16 +412,17 @@ def commit_evidence(out_dir: str | Path, record: dict, report_pdf: bytes, *,
                     p.unlink(missing_ok=True)
                 except OSError:
                     pass
-            try:
-                folder.rmdir()  # only if empty: a folder this call made and could not fill
-            except OSError:
-                pass
+            for d in (folder, folder.parent):
+                try:
+                    d.rmdir()  # only if empty: a folder this call made and could not fill
+                except OSError:
+                    pass
             if isinstance(exc, LedgerError):
                 raise
             raise LedgerError(folder, f"cannot write the evidence ({exc.strerror or exc}); nothing was recorded: "
                                       "choose a writable --out DIR with free space") from None
-        # Phase 2, under the lock again: rename into place, unless another process already rolled
-        # this write forward or a newer record for the same case has superseded it meanwhile.
+        # Phase 2, under the lock again: rename into place (unless another process already rolled
+        # this write forward) and point LATEST at the case's newest record.
         with ledger.transaction():
             complete_pending(ledger)
     return record_path, report_path, entry
@@ -406,17 +433,20 @@ def complete_pending(ledger: Ledger) -> list[str]:
 
     A pending file whose record id has a ledger entry for that path, and is the latest entry for
     it, is renamed into place (it is exactly what the ledger committed); every other pending file
-    is removed. Returns one note per file handled.
+    is removed. Then every case's ``LATEST`` that does not name the ledger's newest record of the
+    case is rewritten. Returns one note per file handled (a ``LATEST`` rewrite is not evidence
+    and makes no note). Pending files are looked for in both layouts: ``DIR/<case_id>/`` (before
+    0.2) and ``DIR/<case_id>/<record_id>/``.
     """
     notes: list[str] = []
     # Temporary files of a pending write killed mid-write: their writer held the lock we hold now.
-    for tmp in ledger.folder.glob(f"*/.*{_PENDING_SUFFIX}.*.tmp"):
-        tmp.unlink(missing_ok=True)
-    pendings = sorted(ledger.folder.glob(f"*/.*{_PENDING_SUFFIX}"))
-    if not pendings:
-        return notes
+    for pattern in (f"*/.*{_PENDING_SUFFIX}.*.tmp", f"*/*/.*{_PENDING_SUFFIX}.*.tmp", f"*/.{LATEST_NAME}.*.tmp"):
+        for tmp in ledger.folder.glob(pattern):
+            tmp.unlink(missing_ok=True)
+    pendings = sorted([*ledger.folder.glob(f"*/.*{_PENDING_SUFFIX}"), *ledger.folder.glob(f"*/*/.*{_PENDING_SUFFIX}")])
+    entries = ledger.entries()
     latest: dict[str, Entry] = {}
-    for e in ledger.entries():
+    for e in entries:
         if e.kind == "record" and e.path:
             latest[e.path] = e
     for p in pendings:
@@ -432,7 +462,36 @@ def complete_pending(ledger: Ledger) -> list[str]:
         else:
             p.unlink(missing_ok=True)
             notes.append(f"discarded uncommitted {p.name}")
+            try:
+                p.parent.rmdir()  # a record folder left empty by a write that never committed
+            except OSError:
+                pass
+    _refresh_latest(ledger, entries)
     return notes
+
+
+def latest_record_ids(entries) -> dict[str, str]:
+    """``{case_id: record_id}`` of each case's newest record written in its own folder."""
+    out: dict[str, str] = {}
+    for e in entries:
+        if e.kind == "record" and e.path and e.path == f"{e.case_id}/{e.record_id}/record.json":
+            out[e.case_id] = e.record_id
+    return out
+
+
+def _refresh_latest(ledger: Ledger, entries) -> None:
+    """Rewrite each ``DIR/<case_id>/LATEST`` that does not name the case's newest record whose files are in place."""
+    for case_id, record_id in latest_record_ids(entries).items():
+        case_folder = ledger.folder / case_id
+        if not (case_folder / record_id / "record.json").is_file():
+            continue  # not yet renamed into place (or removed: verify reports that)
+        f = case_folder / LATEST_NAME
+        try:
+            if f.read_text(encoding="utf-8").strip() == record_id:
+                continue
+        except OSError:
+            pass
+        write_atomic(f, (record_id + "\n").encode("ascii"))
 
 
 def _is_committed(pending: Path, target_name: str, entry: Entry) -> bool:
@@ -516,7 +575,7 @@ def verify_ledger(ledger: Ledger, *, trusted_keys: dict[str, str] | None = None)
     if superseded:
         notes.append(f"{superseded} earlier record(s) were superseded at the same path; the ledger keeps their hashes")
     # A record file the ledger does not know: its entry was removed (or it was written around the tool).
-    for f in sorted(ledger.folder.glob("*/record.json")):
+    for f in sorted([*ledger.folder.glob("*/record.json"), *ledger.folder.glob("*/*/record.json")]):
         rel = f.relative_to(ledger.folder).as_posix()
         if rel not in latest_at:
             problems.append(Break(where=rel, reason="record file has no ledger entry (entry removed, or written "

@@ -272,7 +272,7 @@ def _thickness_map(v: np.ndarray, f: np.ndarray, mm: MeshMeasurements) -> dict |
 
 
 def write_evidence(validation: Validation, out_dir: str | Path) -> tuple[Path, Path]:
-    """Write ``<out_dir>/<case_id>/record.json`` and ``report.pdf`` and append the record to the ledger.
+    """Write ``<out_dir>/<case_id>/<record_id>/record.json`` and ``report.pdf`` and append the record to the ledger.
 
     The ledger is ``<out_dir>/ledger.sqlite``, created on first use. The report is rendered first
     (from the record alone), so a failure there writes nothing; then

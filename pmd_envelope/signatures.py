@@ -1,8 +1,11 @@
 """Electronic signatures (21 CFR Part 11 style) bound to a record's content hash, kept in the ledger.
 
 A signature is an Ed25519 signature (RFC 8032, via ``cryptography``) over the canonical JSON of
-``{record_id, content_sha256, name, role, meaning, signed_at, public_key}``, prefixed by a domain
-string so it cannot be replayed as anything else. It therefore shows the printed name, the date
+``{record_id, content_sha256, name, role, meaning, signed_at, public_key, deviation}``, prefixed by
+a domain string (``pmd-envelope signature v2``) so it cannot be replayed as anything else. The
+deviation (or concession) reference is part of the signed message, so it cannot be added to or
+taken off a signature afterwards. Signatures made before 0.2 (message v1, without ``deviation``;
+their ledger detail has no ``signature_version``) keep verifying under v1. It therefore shows the printed name, the date
 and time and the meaning (§11.50) and is linked to its record (§11.70): copied onto another
 record, or left on a record whose content changed, it no longer verifies.
 
@@ -25,14 +28,16 @@ from pathlib import Path
 from pmd_envelope.errors import SignatureError
 from pmd_envelope.record import canonical_json, verify_record_hash
 
-__all__ = ["ROLES", "KEY_ENV", "load_private_key", "signed_message", "sign_fields", "check_signature",
+__all__ = ["ROLES", "KEY_ENV", "load_private_key", "public_key_hex", "signed_message", "sign_fields", "check_signature",
            "read_trusted_keys", "signatures_for_report"]
 
 #: Roles that sign with this command; "prepared" is the record itself (designer, created_at).
 ROLES = ("reviewer", "approver")
 KEY_ENV = "PMD_ENVELOPE_SIGNING_KEY"
 ALGORITHM = "ed25519"
-_DOMAIN = b"pmd-envelope signature v1\n"
+_DOMAIN = {1: b"pmd-envelope signature v1\n", 2: b"pmd-envelope signature v2\n"}
+#: Message version of every new signature (v2 adds ``deviation``).
+SIGNATURE_VERSION = 2
 _HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
 
 
@@ -77,16 +82,25 @@ def public_key_hex(private_key) -> str:
 
 
 def signed_message(*, record_id: str, content_sha256: str, name: str, role: str, meaning: str, signed_at: str,
-                   public_key: str) -> bytes:
-    """The exact bytes a signature covers."""
-    return _DOMAIN + canonical_json({"record_id": record_id, "content_sha256": content_sha256, "name": name,
-                                     "role": role, "meaning": meaning, "signed_at": signed_at,
-                                     "public_key": public_key})
+                   public_key: str, version: int = 1, deviation: str | None = None) -> bytes:
+    """The exact bytes a signature covers: message ``version`` 1 (before 0.2) or 2 (with ``deviation``)."""
+    fields = {"record_id": record_id, "content_sha256": content_sha256, "name": name, "role": role,
+              "meaning": meaning, "signed_at": signed_at, "public_key": public_key}
+    if version == 2:
+        fields["deviation"] = deviation
+    elif version != 1 or deviation is not None:
+        raise ValueError(f"signature message version {version!r} with deviation {deviation!r} does not exist")
+    return _DOMAIN[version] + canonical_json(fields)
 
 
-def sign_fields(record: dict, *, name: str, role: str, meaning: str, private_key,
+def sign_fields(record: dict, *, name: str, role: str, meaning: str, private_key, deviation: str | None = None,
                 now: _dt.datetime | None = None) -> dict:
-    """Ledger columns of a signature entry for ``record`` (whose content hash must verify)."""
+    """Ledger columns of a signature entry for ``record`` (whose content hash must verify).
+
+    ``deviation``: the deviation or concession reference under which a nonconforming record is
+    released; signed with the rest (message v2). Whether one is required is the sign-off policy's
+    question (:mod:`pmd_envelope.signoff`), not this function's.
+    """
     if role not in ROLES:
         raise SignatureError(None, f"role '{role}' is not one of: {', '.join(ROLES)}")
     for label, value in (("name", name), ("meaning", meaning)):
@@ -96,16 +110,22 @@ def sign_fields(record: dict, *, name: str, role: str, meaning: str, private_key
     if not verify_record_hash(record):
         raise SignatureError(None, f"record {record.get('record_id')} does not match its own content hash; "
                                    "it was changed after it was written and cannot be signed")
+    if deviation is not None:
+        deviation = deviation.strip()
+        if not deviation:
+            raise SignatureError("--deviation", "must not be empty: give the deviation or concession reference")
     now = (now or _dt.datetime.now(_dt.timezone.utc)).astimezone(_dt.timezone.utc).replace(microsecond=0)
     signed_at = now.isoformat().replace("+00:00", "Z")
     pub = public_key_hex(private_key)
     content = record["integrity"]["content_sha256"]
     msg = signed_message(record_id=record["record_id"], content_sha256=content, name=name.strip(), role=role,
-                         meaning=meaning.strip(), signed_at=signed_at, public_key=pub)
+                         meaning=meaning.strip(), signed_at=signed_at, public_key=pub,
+                         version=SIGNATURE_VERSION, deviation=deviation)
     return {"kind": "signature", "record_id": record["record_id"], "case_id": record["case_id"],
             "content_sha256": content,
             "detail": {"name": name.strip(), "role": role, "meaning": meaning.strip(), "signed_at": signed_at,
-                       "algorithm": ALGORITHM, "public_key": pub, "signature": private_key.sign(msg).hex()}}
+                       "algorithm": ALGORITHM, "public_key": pub, "signature": private_key.sign(msg).hex(),
+                       "signature_version": SIGNATURE_VERSION, "deviation": deviation}}
 
 
 def check_signature(entry, trusted_keys: dict[str, str] | None = None) -> str | None:
@@ -117,8 +137,12 @@ def check_signature(entry, trusted_keys: dict[str, str] | None = None) -> str | 
     try:
         if d.get("algorithm") != ALGORITHM:
             return f"unknown signature algorithm {d.get('algorithm')!r}"
+        version = d.get("signature_version", 1)
+        if version == 1 and "deviation" in d:
+            return "signature entry is malformed (a deviation without message version 2 is not covered by the signature)"
         msg = signed_message(record_id=entry.record_id, content_sha256=entry.content_sha256, name=d["name"],
-                             role=d["role"], meaning=d["meaning"], signed_at=d["signed_at"], public_key=d["public_key"])
+                             role=d["role"], meaning=d["meaning"], signed_at=d["signed_at"], public_key=d["public_key"],
+                             version=version, deviation=d.get("deviation") if version == 2 else None)
         Ed25519PublicKey.from_public_bytes(bytes.fromhex(d["public_key"])).verify(bytes.fromhex(d["signature"]), msg)
     except InvalidSignature:
         return "signature does not verify (forged, or the signed fields were changed)"
@@ -172,7 +196,7 @@ def signatures_for_report(entries, trusted_keys: dict[str, str] | None = None) -
         else:
             signer = check_signature(e, trusted_keys)
         rows.append({"role": e.detail.get("role"), "name": e.detail.get("name"), "signed_at": e.detail.get("signed_at"),
-                     "meaning": e.detail.get("meaning"), "public_key": e.detail.get("public_key"),
+                     "meaning": e.detail.get("meaning"), "deviation": e.detail.get("deviation"), "public_key": e.detail.get("public_key"),
                      "ledger_entry": e.seq, "content_sha256": e.content_sha256, "valid": reason is None,
                      "problem": reason, "signer_verified": signer is None, "signer_problem": signer})
     return rows

@@ -39,3 +39,13 @@ def validations():
     now = dt.datetime(2026, 11, 24, 12, 0, 0, tzinfo=dt.timezone.utc)
     cases = sorted(p.name for p in SAMPLES.iterdir() if (p / "case.toml").is_file())
     return {c: validate(SAMPLES / c, now=now) for c in cases}
+
+
+def latest_record(out: Path, case_id: str = "cranial-001") -> Path:
+    """The newest record.json of a case in an evidence folder (``<case_id>/LATEST`` names its folder)."""
+    return out / case_id / (out / case_id / "LATEST").read_text().strip() / "record.json"
+
+
+def latest_rel(out: Path, case_id: str = "cranial-001") -> str:
+    """:func:`latest_record` relative to the evidence folder, as the ledger and verify name it."""
+    return latest_record(out, case_id).relative_to(out).as_posix()

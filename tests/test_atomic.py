@@ -33,17 +33,29 @@ def base_record(validations, tmp_path):
 
 
 def _check_complete(out):
-    """verify passes, and every record on disk sits beside its own report (complete or none)."""
+    """verify passes, every record on disk sits beside its own report (complete or none), every
+    committed record has its files, and each case's LATEST names its newest record."""
     with open_ledger(out / "ledger.sqlite") as ledger:
         result = verify_ledger(ledger)
         entries = ledger.entries()
     assert result.ok, result.problems
-    for folder in out.iterdir():
-        if not folder.is_dir():
-            continue
-        assert not list(folder.glob(".*")), f"leftover temporary files in {folder}"
-        rec = json.loads((folder / "record.json").read_bytes())
-        assert (folder / "report.pdf").read_bytes() == fake_report(rec["record_id"])
+    newest = {}
+    for e in entries:
+        if e.kind == "record":
+            newest[e.case_id] = e
+            assert (out / e.path).is_file(), e.path
+    for case in (f for f in out.iterdir() if f.is_dir()):
+        assert not list(case.glob(".*")), f"leftover temporary files in {case}"
+        if (case / "record.json").is_file():  # a case folder of the layout before 0.2
+            rec = json.loads((case / "record.json").read_bytes())
+            assert (case / "report.pdf").read_bytes() == fake_report(rec["record_id"])
+        for folder in (f for f in case.iterdir() if f.is_dir()):
+            assert not list(folder.glob(".*")), f"leftover temporary files in {folder}"
+            rec = json.loads((folder / "record.json").read_bytes())
+            assert folder.name == rec["record_id"]
+            assert (folder / "report.pdf").read_bytes() == fake_report(rec["record_id"])
+        if newest[case.name].path.count("/") == 2:
+            assert (case / "LATEST").read_text() == newest[case.name].record_id + "\n"
     return entries
 
 
@@ -75,16 +87,24 @@ def test_killed_writer_leaves_complete_evidence_or_none(base_record, tmp_path):
     assert committed >= KILLS  # at least one finished write per run, by construction
 
 
-def _stage(out, record, commit: bool):
-    """Do the first half of commit_evidence by hand: pending files, and the ledger entry if ``commit``."""
-    folder = out / record["case_id"]
+def _stage(out, record, commit: bool, *, old_layout: bool = False):
+    """Do the first half of commit_evidence by hand: pending files, and the ledger entry if ``commit``.
+
+    ``old_layout``: as the writer before 0.2 did, into ``<case_id>/record.json`` (an interrupted
+    write of an earlier version, found by this one)."""
+    rel = f"{record['case_id']}/record.json" if old_layout else f"{record['case_id']}/{record['record_id']}/record.json"
+    folder = (out / rel).parent
     data = record_bytes(record)
     with open_ledger(out / "ledger.sqlite", create=True) as ledger:
         with ledger.transaction():
             write_atomic(_pending(folder / "report.pdf", record["record_id"]), fake_report(record["record_id"]))
             write_atomic(_pending(folder / "record.json", record["record_id"]), data)
             if commit:
-                ledger.insert(record_entry_fields(record, f"{record['case_id']}/record.json", data))
+                ledger.insert(record_entry_fields(record, rel, data))
+
+
+def _latest(out, case_id="cranial-001"):
+    return (out / case_id / "LATEST").read_text().strip()
 
 
 def test_killed_after_commit_is_rolled_forward(validations, tmp_path):
@@ -93,23 +113,48 @@ def test_killed_after_commit_is_rolled_forward(validations, tmp_path):
     commit_evidence(out, old, fake_report(old["record_id"]))
     new = fresh(old)
     _stage(out, new, commit=True)  # as if killed between the ledger commit and the renames
-    assert json.loads((out / "cranial-001" / "record.json").read_text())["record_id"] == old["record_id"]
-    _check_complete(out)  # verify completes the renames
-    assert json.loads((out / "cranial-001" / "record.json").read_text())["record_id"] == new["record_id"]
+    assert not (out / "cranial-001" / new["record_id"] / "record.json").exists()
+    assert _latest(out) == old["record_id"]
+    _check_complete(out)  # verify completes the renames and moves LATEST on
+    assert json.loads((out / "cranial-001" / new["record_id"] / "record.json").read_text())["record_id"] == new["record_id"]
+    assert (out / "cranial-001" / old["record_id"] / "record.json").is_file()  # never overwritten
+    assert _latest(out) == new["record_id"]
+
+
+def test_killed_before_latest_is_rewritten(validations, tmp_path):
+    out = tmp_path / "ev"
+    old = validations["cranial-001"].record
+    commit_evidence(out, old, fake_report(old["record_id"]))
+    new = fresh(old)
+    commit_evidence(out, new, fake_report(new["record_id"]))
+    write_atomic(out / "cranial-001" / "LATEST", (old["record_id"] + "\n").encode())  # as if killed before
+    _check_complete(out)  # the next ledger operation rewrites the stale pointer
+    assert _latest(out) == new["record_id"]
+
+
+def test_old_layout_write_killed_after_commit_is_rolled_forward(validations, tmp_path):
+    out = tmp_path / "ev"
+    rec = validations["cranial-001"].record
+    _stage(out, rec, commit=True, old_layout=True)
+    _check_complete(out)
+    assert json.loads((out / "cranial-001" / "record.json").read_text())["record_id"] == rec["record_id"]
+    assert not (out / "cranial-001" / "LATEST").exists()  # an old-layout case is not migrated
 
 
 def test_killed_before_commit_leaves_old_evidence(validations, tmp_path):
     out = tmp_path / "ev"
     old = validations["cranial-001"].record
     commit_evidence(out, old, fake_report(old["record_id"]))
-    _stage(out, fresh(old), commit=False)  # as if killed just before the ledger commit
+    new = fresh(old)
+    _stage(out, new, commit=False)  # as if killed just before the ledger commit
     with open_ledger(out / "ledger.sqlite") as ledger:
         with ledger.transaction():
             notes = complete_pending(ledger)
     assert len(notes) == 2 and all(n.startswith("discarded uncommitted") for n in notes)
     entries = _check_complete(out)
     assert [e.record_id for e in entries] == [old["record_id"]]
-    assert json.loads((out / "cranial-001" / "record.json").read_text())["record_id"] == old["record_id"]
+    assert not (out / "cranial-001" / new["record_id"]).exists()
+    assert _latest(out) == old["record_id"]
 
 
 @pytest.mark.parametrize("same_case", [False, True])

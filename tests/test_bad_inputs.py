@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ENVELOPES, SAMPLES
+from conftest import ENVELOPES, SAMPLES, latest_record, latest_rel
 from pmd_envelope.cli import main
 
 ENV_ID = "cranial-plate-ti64-lpbf"
@@ -49,7 +49,7 @@ class Area:
 
     @property
     def record(self) -> Path:
-        return self.ev / "cranial-001" / "record.json"
+        return latest_record(self.ev, "cranial-001")
 
     @property
     def ledger(self) -> Path:

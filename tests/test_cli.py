@@ -1,12 +1,13 @@
 """CLI contract: exit codes, one-line errors, nothing written on bad input, help everywhere."""
 
 import json
+import os
 import subprocess
 import sys
 
 import pytest
 
-from conftest import CRANIAL_ENVELOPE, ROOT, SAMPLES
+from conftest import CRANIAL_ENVELOPE, ROOT, SAMPLES, latest_record, latest_rel
 from pmd_envelope.cli import build_parser, main
 
 
@@ -19,9 +20,22 @@ def test_validate_conforming_exit_0(tmp_path):
     r = run("validate", SAMPLES / "cranial-001", "--out", tmp_path / "ev")
     assert r.returncode == 0, r.stderr
     assert "verdict: CONFORMING" in r.stdout
-    rec = json.loads((tmp_path / "ev" / "cranial-001" / "record.json").read_text())
+    path = latest_record(tmp_path / "ev", "cranial-001")
+    rec = json.loads(path.read_text())
     assert rec["verdict"] == "conforming" and rec["reasons"] == []
-    assert (tmp_path / "ev" / "cranial-001" / "report.pdf").read_bytes().startswith(b"%PDF")
+    assert path.parent.name == rec["record_id"]
+    assert (path.parent / "report.pdf").read_bytes().startswith(b"%PDF")
+    assert f"evidence: {path.parent}{os.sep} (latest of the case: {path.parent.parent / 'LATEST'})" in r.stdout
+    assert f"record: {path}" in r.stdout and f"report: {path.parent / 'report.pdf'}" in r.stdout
+
+
+def test_validate_twice_keeps_both(tmp_path):
+    for _ in range(2):
+        assert run("validate", SAMPLES / "cranial-001", "--out", tmp_path / "ev").returncode == 0
+    folders = sorted(p for p in (tmp_path / "ev" / "cranial-001").iterdir() if p.is_dir())
+    assert len(folders) == 2 and all((f / "record.json").is_file() and (f / "report.pdf").is_file() for f in folders)
+    r = run("records", "verify", "--out", tmp_path / "ev")
+    assert r.returncode == 0 and "2 records" in r.stdout, r.stdout
 
 
 def test_validate_nonconforming_exit_1_still_writes(tmp_path):
@@ -30,7 +44,7 @@ def test_validate_nonconforming_exit_1_still_writes(tmp_path):
     out = json.loads(r.stdout)
     assert out["verdict"] == "nonconforming"
     assert any(x["item"] == "wall_thickness" for x in out["reasons"])
-    assert (tmp_path / "ev" / "cranial-002" / "record.json").is_file()
+    assert latest_record(tmp_path / "ev", "cranial-002").is_file()
 
 
 def test_validate_bad_input_exit_2_one_line_nothing_written(case_copy, tmp_path):

@@ -15,7 +15,7 @@ import sys
 
 import pytest
 
-from conftest import ROOT, SAMPLES
+from conftest import ROOT, SAMPLES, latest_record, latest_rel
 from cpu_dispatch import _umath, dispatched_features, restricted_env
 
 
@@ -49,7 +49,7 @@ def test_record_content_same_with_dispatch_restricted(tmp_path, case_id):
         out = tmp_path / ("restricted" if restricted else "default")
         summary = json.loads(_run(["-m", "pmd_envelope", "validate", SAMPLES / case_id, "--out", out, "--json"],
                                   restricted))
-        record = json.loads((out / case_id / "record.json").read_text())
+        record = json.loads(latest_record(out, case_id).read_text())
         assert record["integrity"]["content_sha256"] == summary["content_sha256"]
         hashes.append(summary["content_sha256"])
     assert hashes[0] == hashes[1]

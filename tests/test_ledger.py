@@ -9,7 +9,7 @@ import os
 
 import pytest
 
-from conftest import ROOT, SAMPLES
+from conftest import ROOT, SAMPLES, latest_record, latest_rel
 from evidence_writer import fake_report, fresh
 from pmd_envelope.cli import main
 from pmd_envelope.errors import LedgerError
@@ -59,7 +59,7 @@ def test_chain_links_every_entry(evidence):
     assert all(b.prev_hash == a.entry_hash for a, b in zip(entries, entries[1:]))
     assert all(e.computed_hash() == e.entry_hash for e in entries)
     assert [e.case_id for e in entries] == ["cranial-001", "cranial-002", "cranial-003"]
-    assert entries[0].content_sha256 == json.loads((evidence / "cranial-001" / "record.json").read_text())[
+    assert entries[0].content_sha256 == json.loads(latest_record(evidence, "cranial-001").read_text())[
         "integrity"]["content_sha256"]
     result = _verify(evidence)
     assert result.ok, result.problems
@@ -85,24 +85,24 @@ def test_dropped_trigger_reported(evidence):
 
 
 def test_changed_byte_in_record_file_reported(evidence):
-    p = evidence / "cranial-002" / "record.json"
+    p = latest_record(evidence, "cranial-002")
     data = bytearray(p.read_bytes())
     i = data.index(b'"verdict": "nonconforming"') + len(b'"verdict": "')
     data[i:i + 3] = b"con"  # nonconforming -> conconforming: one changed word, same length
     p.write_bytes(bytes(data))
     result = _verify(evidence)
     assert not result.ok
-    assert {p.where for p in result.problems} == {"entry 2 (cranial-002/record.json)"}
+    assert {p.where for p in result.problems} == {f"entry 2 ({latest_rel(evidence, 'cranial-002')})"}
     assert any("changed after it was written" in p.reason for p in result.problems)
 
 
 def test_whitespace_only_change_still_reported(evidence):
     # The canonical content is unchanged, but the file is not the bytes the ledger recorded.
-    p = evidence / "cranial-001" / "record.json"
+    p = latest_record(evidence, "cranial-001")
     p.write_bytes(p.read_bytes() + b" ")
     result = _verify(evidence)
     assert [str(x) for x in result.problems] == [
-        "entry 1 (cranial-001/record.json): record file differs from the bytes the ledger recorded "
+        f"entry 1 ({latest_rel(evidence)}): record file differs from the bytes the ledger recorded "
         "(the file was changed after it was written)"]
 
 
@@ -114,7 +114,7 @@ def test_removed_entry_reported(evidence):
     reasons = [str(p) for p in result.problems]
     assert any(r.startswith("entry 3: sequence number 3 where 2 was expected") for r in reasons)
     assert any(r.startswith("entry 3: previous-entry hash") for r in reasons)
-    assert any(r.startswith("cranial-002/record.json: record file has no ledger entry") for r in reasons)
+    assert any(r.startswith(f"{latest_rel(evidence, 'cranial-002')}: record file has no ledger entry") for r in reasons)
 
 
 def test_removed_last_entry_reported_through_the_orphan_file(evidence):
@@ -122,7 +122,7 @@ def test_removed_last_entry_reported_through_the_orphan_file(evidence):
     conn.execute("DELETE FROM entries WHERE seq = 3")
     conn.close()
     result = _verify(evidence)
-    assert [p.where for p in result.problems] == ["cranial-003/record.json"]
+    assert [p.where for p in result.problems] == [latest_rel(evidence, "cranial-003")]
 
 
 def test_reordered_entries_reported(evidence):
@@ -149,17 +149,60 @@ def test_edited_entry_reported(evidence):
 
 
 def test_missing_record_file_reported(evidence):
+    rel = latest_rel(evidence, "cranial-003")
     shutil.rmtree(evidence / "cranial-003")
-    assert [str(p) for p in _verify(evidence).problems] == ["entry 3 (cranial-003/record.json): record file is missing"]
+    assert [str(p) for p in _verify(evidence).problems] == [f"entry 3 ({rel}): record file is missing"]
 
 
-def test_superseded_record_keeps_chain_and_checks_latest(evidence, validations):
-    rec = fresh(validations["cranial-001"].record)
+def test_same_case_twice_keeps_both_records_and_verify_checks_both(evidence, validations):
+    first = validations["cranial-001"].record
+    rec = fresh(first)
     commit_evidence(evidence, rec, fake_report(rec["record_id"]))
     result = _verify(evidence)
-    assert result.ok and result.records == 4
-    assert any("superseded" in n for n in result.notes)
-    assert json.loads((evidence / "cranial-001" / "record.json").read_text())["record_id"] == rec["record_id"]
+    assert result.ok and result.records == 4 and not result.notes
+    assert json.loads(latest_record(evidence, "cranial-001").read_text())["record_id"] == rec["record_id"]
+    older = evidence / "cranial-001" / first["record_id"]
+    assert json.loads((older / "record.json").read_text())["record_id"] == first["record_id"]
+    assert (older / "report.pdf").read_bytes() == fake_report(first["record_id"])
+    (older / "record.json").write_bytes((older / "record.json").read_bytes() + b" ")  # the older one is checked too
+    assert [p.where for p in _verify(evidence).problems] == [f"entry 1 (cranial-001/{first['record_id']}/record.json)"]
+
+
+def _old_layout(out, record):
+    """An evidence folder as versions before 0.2 wrote it: ``<case_id>/record.json`` and ``report.pdf``."""
+    from pmd_envelope.ledger import record_entry_fields
+    from pmd_envelope.record import record_bytes
+
+    data = record_bytes(record)
+    (out / record["case_id"]).mkdir(parents=True, exist_ok=True)
+    (out / record["case_id"] / "record.json").write_bytes(data)
+    (out / record["case_id"] / "report.pdf").write_bytes(fake_report(record["record_id"]))
+    with open_ledger(out / "ledger.sqlite", create=True) as ledger:
+        ledger.append(record_entry_fields(record, f"{record['case_id']}/record.json", data))
+
+
+def test_old_layout_keeps_verifying_beside_the_new_one(validations, tmp_path):
+    out = tmp_path / "ev"
+    old = validations["cranial-001"].record
+    _old_layout(out, old)
+    assert _verify(out).ok
+    new = fresh(old)
+    commit_evidence(out, new, fake_report(new["record_id"]))
+    result = _verify(out)
+    assert result.ok and result.records == 2
+    # read in place, never migrated: the old files stay where they were, the new record has its folder
+    assert json.loads((out / "cranial-001" / "record.json").read_text())["record_id"] == old["record_id"]
+    assert latest_rel(out) == f"cranial-001/{new['record_id']}/record.json"
+    (out / "cranial-001" / "record.json").write_bytes(b"{}")
+    assert {p.where for p in _verify(out).problems} == {"entry 1 (cranial-001/record.json)"}
+
+
+def test_default_ledger_for_both_layouts(tmp_path):
+    from pmd_envelope.ledger import ledger_for_record
+
+    rid = "0b8f5a52-2d7e-4c1b-9a43-5b2f7f1e3c11"
+    assert ledger_for_record(tmp_path / "ev" / "c-1" / rid / "record.json") == (tmp_path / "ev" / "ledger.sqlite").resolve()
+    assert ledger_for_record(tmp_path / "ev" / "c-1" / "record.json") == (tmp_path / "ev" / "ledger.sqlite").resolve()
 
 
 def test_same_record_is_not_appended_twice(evidence, validations):
@@ -182,11 +225,11 @@ def test_not_a_ledger_refused(tmp_path):
 def test_records_verify_cli_exit_codes(evidence, capsys):
     assert main(["records", "verify", "--out", str(evidence)]) == 0
     assert "verified" in capsys.readouterr().out
-    p = evidence / "cranial-001" / "record.json"
+    p = latest_record(evidence, "cranial-001")
     p.write_bytes(p.read_bytes().replace(b'"conforming"', b'"Conforming"', 1))
     assert main(["records", "verify", "--ledger", str(evidence / "ledger.sqlite"), "--json"]) == 1
     out = json.loads(capsys.readouterr().out)
-    assert out["ok"] is False and out["problems"][0]["where"] == "entry 1 (cranial-001/record.json)"
+    assert out["ok"] is False and out["problems"][0]["where"] == f"entry 1 ({latest_rel(evidence)})"
 
 
 def test_records_list_and_expiring_before(evidence, capsys):

@@ -12,7 +12,7 @@ import sys
 import numpy as np
 import pytest
 
-from conftest import ROOT
+from conftest import ROOT, latest_record, latest_rel
 from evidence_writer import fake_report
 from pmd_envelope.cli import main
 from pmd_envelope.errors import RecordError
@@ -99,7 +99,7 @@ def test_signature_valid_only_for_trusted_keys(validations, tmp_path, capsys):
     commit_evidence(out, rec, fake_report(rec["record_id"]))
     key = tmp_path / "k"
     key.write_text("a1" * 32 + "\n")
-    path = out / "cranial-001" / "record.json"
+    path = latest_record(out, "cranial-001")
     assert main(["sign", str(path), "--name", "Ada Reviewer", "--role", "reviewer", "--meaning", "reviewed",
                  "--key", str(key)]) == 0
     capsys.readouterr()

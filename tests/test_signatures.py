@@ -1,5 +1,6 @@
 """Electronic signatures: bound to the record's content hash, checked by records verify."""
 
+from conftest import latest_record, latest_rel
 import json
 import sqlite3
 
@@ -26,7 +27,7 @@ def signed(validations, tmp_path, monkeypatch):
         commit_evidence(out, rec, fake_report(rec["record_id"]))
     key = tmp_path / "reviewer.key"
     key.write_text(SEED_A + "\n")
-    assert main(["sign", str(out / "cranial-001" / "record.json"), "--name", "Ada Reviewer", "--role", "reviewer",
+    assert main(["sign", str(latest_record(out, "cranial-001")), "--name", "Ada Reviewer", "--role", "reviewer",
                  "--meaning", "reviewed: design verified against the envelope", "--key", str(key)]) == 0
     return out
 
@@ -98,7 +99,7 @@ def test_signature_by_untrusted_key_reported(signed):
 
 
 def test_record_changed_after_signing_reported(signed):
-    p = signed / "cranial-001" / "record.json"
+    p = latest_record(signed, "cranial-001")
     rec = json.loads(p.read_text())
     rec["checks"][0]["margin"] = 9.0
     from pmd_envelope.record import record_bytes
@@ -109,7 +110,7 @@ def test_record_changed_after_signing_reported(signed):
 
 
 def test_sign_refuses_changed_record(signed, tmp_path, capsys):
-    p = signed / "cranial-002" / "record.json"
+    p = latest_record(signed, "cranial-002")
     p.write_bytes(p.read_bytes().replace(b'"nonconforming"', b'"conforming"', 1))
     rc = main(["sign", str(p), "--name", "Bo Approver", "--role", "approver", "--meaning", "approved",
                "--key", str(tmp_path / "reviewer.key")])
@@ -119,7 +120,7 @@ def test_sign_refuses_changed_record(signed, tmp_path, capsys):
 
 def test_sign_refuses_record_not_in_ledger(signed, validations, tmp_path, capsys, monkeypatch):
     rec = fresh(validations["cranial-003"].record)
-    loose = tmp_path / "loose" / "cranial-003" / "record.json"
+    loose = tmp_path / "loose" / "cranial-003" / rec["record_id"] / "record.json"
     loose.parent.mkdir(parents=True)
     from pmd_envelope.record import record_bytes
     loose.write_bytes(record_bytes(rec))
@@ -133,7 +134,7 @@ def test_sign_refuses_record_not_in_ledger(signed, validations, tmp_path, capsys
 
 def test_sign_without_key_exit_2(signed, capsys, monkeypatch):
     monkeypatch.delenv(KEY_ENV, raising=False)
-    rc = main(["sign", str(signed / "cranial-001" / "record.json"), "--name", "Bo", "--role", "approver",
+    rc = main(["sign", str(latest_record(signed, "cranial-001")), "--name", "Bo", "--role", "approver",
                "--meaning", "approved"])
     assert rc == 2
     assert capsys.readouterr().err == ("pmd-envelope: error: --key: no signing key: give --key FILE or set "
@@ -155,7 +156,7 @@ def test_pem_key_and_wrong_key_type(tmp_path):
 
 
 def test_report_shows_signatures_without_changing_the_record(signed, capsys):
-    rec_path = signed / "cranial-001" / "record.json"
+    rec_path = latest_record(signed, "cranial-001")
     before = rec_path.read_bytes()
     out_pdf = signed / "signed.pdf"
     assert main(["report", str(rec_path), "-o", str(out_pdf)]) == 0
@@ -165,3 +166,137 @@ def test_report_shows_signatures_without_changing_the_record(signed, capsys):
     from pmd_envelope.report import render_report
     assert out_pdf.read_bytes() != render_report(read_record(rec_path))  # the block is filled
     assert _verify(signed).ok
+
+
+# -- sign-off policy ------------------------------------------------------------------------------
+SEED_C = "c3" * 32
+
+
+def _sign(out, case, name, role, seed, *extra, monkeypatch=None):
+    return main(["sign", str(latest_record(out, case)), "--name", name, "--role", role, "--meaning", "m",
+                 *extra, "--key", str(_keyfile(out, seed))])
+
+
+def _keyfile(out, seed):
+    p = out.parent / f"{seed[:4]}.key"
+    p.write_text(seed + "\n")
+    return p
+
+
+def _one_line_error(capsys, *words):
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("pmd-envelope: error: "), err
+    for w in words:
+        assert w in err, err
+    return err
+
+
+def _list(out, capsys):
+    capsys.readouterr()
+    assert main(["records", "list", "--out", str(out), "--json"]) == 0
+    return {r["case_id"]: r for r in json.loads(capsys.readouterr().out)}
+
+
+def test_approval_after_review_by_another_person_releases(signed, capsys):
+    assert _list(signed, capsys)["cranial-001"]["signoff"] == {"state": "reviewed", "released": False,
+                                                               "reviewers": ["Ada Reviewer"], "approvers": []}
+    assert _sign(signed, "cranial-001", "Bo Approver", "approver", SEED_B) == 0
+    assert "state: approved (released)" in capsys.readouterr().out
+    row = _list(signed, capsys)["cranial-001"]
+    assert row["signoff"] == {"state": "approved", "released": True, "reviewers": ["Ada Reviewer"],
+                              "approvers": ["Bo Approver"]}
+    assert main(["records", "list", "--out", str(signed)]) == 0
+    table = capsys.readouterr().out
+    assert "approved (released)" in table and "reviewer Ada Reviewer, approver Bo Approver" in table
+    assert _verify(signed).ok
+
+
+def test_approval_without_review_refused(signed, capsys):
+    assert _sign(signed, "cranial-002", "Bo Approver", "approver", SEED_B, "--deviation", "CON-1") == 2
+    _one_line_error(capsys, "has no reviewer signature", "sign as reviewer first")
+    assert _list(signed, capsys)["cranial-002"]["signoff"]["state"] == "unsigned"
+
+
+@pytest.mark.parametrize("name, seed", [("Ada Reviewer", SEED_B), ("  ada   reviewer ", SEED_B),
+                                        ("Bo Approver", SEED_A)])
+def test_approval_by_the_reviewer_refused(signed, capsys, name, seed):
+    """Same printed name with another key, or the reviewer's key under another name: one person."""
+    assert _sign(signed, "cranial-001", name, "approver", seed) == 2
+    _one_line_error(capsys, "approval needs a review by another person (different name and key)")
+    assert _verify(signed).signatures == 1
+
+
+def test_nonconforming_approval_needs_deviation_signed_with_it(signed, capsys):
+    assert _sign(signed, "cranial-002", "Ada Reviewer", "reviewer", SEED_A) == 0
+    assert _sign(signed, "cranial-002", "Bo Approver", "approver", SEED_B) == 2
+    _one_line_error(capsys, "is nonconforming", "add --deviation REF")
+    assert _sign(signed, "cranial-002", "Bo Approver", "approver", SEED_B, "--deviation", "  ") == 2
+    _one_line_error(capsys, "--deviation: must not be empty")
+    assert _sign(signed, "cranial-002", "Bo Approver", "approver", SEED_B, "--deviation", "CON-2026-017") == 0
+    assert "deviation CON-2026-017" in capsys.readouterr().out
+    row = _list(signed, capsys)["cranial-002"]
+    assert row["signoff"]["state"] == "approved"
+    assert {"role": "approver", "name": "Bo Approver", "deviation": "CON-2026-017"} in row["signatures"]
+    sig = [e for e in _ledger_entries(signed) if e.kind == "signature"][-1]
+    assert sig.detail["signature_version"] == 2 and sig.detail["deviation"] == "CON-2026-017"
+    # the reference is covered by the signature: changing or removing it breaks it
+    for detail in ({**sig.detail, "deviation": "CON-2026-999"},
+                   {k: v for k, v in sig.detail.items() if k not in ("deviation", "signature_version")}):
+        _tamper(signed, sig.seq, "detail", json.dumps(detail, sort_keys=True, separators=(",", ":")))
+        reasons = [p.reason for p in _verify(signed).problems if p.where.startswith(f"entry {sig.seq} ")]
+        assert any("signature does not verify" in r or "deviation without message version 2" in r
+                   for r in reasons), reasons
+
+
+def _ledger_entries(out):
+    with open_ledger(out / "ledger.sqlite") as ledger:
+        return ledger.entries()
+
+
+@pytest.mark.parametrize("name, seed", [("Ada Reviewer", SEED_A), ("ADA REVIEWER", SEED_C),
+                                        ("Cy Other", SEED_A)])
+def test_same_person_same_role_twice_refused(signed, capsys, name, seed):
+    assert _sign(signed, "cranial-001", name, "reviewer", seed) == 2
+    _one_line_error(capsys, "already signed record", "as reviewer (ledger entry 3")
+    assert _verify(signed).signatures == 1
+
+
+def test_second_reviewer_and_second_approver_allowed(signed, capsys):
+    assert _sign(signed, "cranial-001", "Cy Second", "reviewer", SEED_C) == 0
+    assert _sign(signed, "cranial-001", "Bo Approver", "approver", SEED_B) == 0
+    assert _sign(signed, "cranial-001", "Bo Approver", "approver", SEED_B) == 2
+    _one_line_error(capsys, "already signed record", "as approver")
+    assert _list(signed, capsys)["cranial-001"]["signoff"]["reviewers"] == ["Ada Reviewer", "Cy Second"]
+
+
+def test_v1_signature_keeps_verifying(signed):
+    """A signature made before 0.2 (message v1, no deviation) still verifies and counts as a review."""
+    from pmd_envelope.signatures import signed_message
+    from pmd_envelope.signoff import signoff_state
+
+    rec_entry = next(e for e in _ledger_entries(signed) if e.kind == "record" and e.case_id == "cranial-002")
+    key = load_private_key(_keyfile(signed, SEED_C))
+    d = {"name": "Old Reviewer", "role": "reviewer", "meaning": "reviewed", "signed_at": "2026-01-01T00:00:00Z",
+         "algorithm": "ed25519", "public_key": public_key_hex(key)}
+    d["signature"] = key.sign(signed_message(record_id=rec_entry.record_id, content_sha256=rec_entry.content_sha256,
+                                             **{k: d[k] for k in ("name", "role", "meaning", "signed_at",
+                                                                  "public_key")})).hex()
+    with open_ledger(signed / "ledger.sqlite") as ledger:
+        ledger.append({"kind": "signature", "record_id": rec_entry.record_id, "case_id": "cranial-002",
+                       "content_sha256": rec_entry.content_sha256, "detail": d})
+    assert _verify(signed).ok
+    sigs = [e for e in _ledger_entries(signed) if e.kind == "signature" and e.record_id == rec_entry.record_id]
+    assert signoff_state(rec_entry, sigs).state == "reviewed"
+
+
+def test_key_public_prints_trusted_keys_line(signed, capsys):
+    assert main(["key", "public", "--key", str(_keyfile(signed, SEED_A)), "--name", " Ada  Reviewer "]) == 0
+    line = capsys.readouterr().out
+    assert line == f"{public_key_hex(load_private_key(_keyfile(signed, SEED_A)))} Ada Reviewer\n"
+    keys = signed.parent / "signers.txt"
+    keys.write_text(line)
+    assert _verify(signed, trusted={line.split()[0]: "Ada Reviewer"}).ok
+    assert main(["records", "verify", "--out", str(signed), "--trusted-keys", str(keys)]) == 0
+    capsys.readouterr()
+    assert main(["key", "public", "--key", str(signed.parent / "missing.key"), "--name", "X"]) == 2
+    _one_line_error(capsys, "cannot read signing key")
