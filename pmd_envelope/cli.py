@@ -197,6 +197,21 @@ def build_parser() -> argparse.ArgumentParser:
                                                             "signature must use a listed key under its name")
     rv.add_argument("--json", action="store_true", help="print JSON instead of text")
     rv.set_defaults(func=_cmd_records_verify)
+    st = sub.add_parser("selftest", help="qualify this installation (IQ/OQ): packages, file hashes, known answers",
+                        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=(
+                            "example:\n  pmd-envelope selftest --out selftest\n\n"
+                            "exit codes:\n  0  every check passed\n"
+                            "  1  at least one check failed (each is named)\n"
+                            "  2  the output folder cannot be written\n"),
+                        description="Check the installed packages against the shipped pins (constraints.txt) and "
+                                    "the package files against their recorded SHA-256, run the known-answer cases "
+                                    "(closed-form thickness and span, worst cases with a known optimum, a tampered "
+                                    "ledger) with their tolerances, and write selftest.json and selftest.pdf, "
+                                    "identical bytes on every run of the same installation, for the quality file.")
+    st.add_argument("--out", metavar="DIR", default="selftest", help="folder for selftest.json and selftest.pdf "
+                                                                     "(default: ./selftest)")
+    st.add_argument("--json", action="store_true", help="print the JSON report instead of text")
+    st.set_defaults(func=_cmd_selftest)
     return p
 
 
@@ -627,3 +642,36 @@ def _cmd_records_verify(args) -> int:
         print("verified: every hash, link, file and signature checks" if result.ok
               else f"NOT VERIFIED: {len(result.problems)} break(s)")
     return EXIT_OK if result.ok else EXIT_NONCONFORMING
+
+
+def _cmd_selftest(args) -> int:
+    from pmd_envelope.errors import InputFileError
+    from pmd_envelope.record import write_atomic
+    from pmd_envelope.report.selftest import render_selftest
+    from pmd_envelope.selftest import run_selftest, selftest_json
+
+    result = run_selftest()
+    out = Path(args.out)
+    data = selftest_json(result)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        write_atomic(out / "selftest.json", data)
+        write_atomic(out / "selftest.pdf", render_selftest(result.as_dict()))
+    except OSError as exc:
+        raise InputFileError(out, f"cannot write the selftest report ({exc.strerror or exc}); "
+                                  "choose a writable --out DIR") from None
+    if args.json:
+        print(json.dumps(result.as_dict(), indent=2, sort_keys=True))
+    else:
+        groups = {}
+        for c in result.checks:
+            groups.setdefault(c.group, []).append(c)
+        print(f"pmd-envelope {result.version}  software hash {result.software_sha256}")
+        for group, checks in groups.items():
+            print(f"{group:14s} {sum(c.passed for c in checks)}/{len(checks)} passed")
+        for c in result.failed:
+            print(f"FAIL {c.group}/{c.name}: expected {c.expected}, observed {c.observed}"
+                  + (f" ({c.tolerance})" if c.tolerance else ""))
+        print(f"wrote {out / 'selftest.json'} and {out / 'selftest.pdf'}")
+        print("selftest passed" if result.passed else f"SELFTEST FAILED: {len(result.failed)} check(s)")
+    return EXIT_OK if result.passed else EXIT_NONCONFORMING

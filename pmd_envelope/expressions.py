@@ -183,7 +183,9 @@ def _eval(node: ast.AST, values: dict):
     if isinstance(node, ast.UnaryOp):
         return _UNARY[type(node.op)](_eval(node.operand, values))
     if isinstance(node, ast.Compare):
-        return _COMPARE[type(node.ops[0])](_eval(node.left, values), _eval(node.comparators[0], values))
+        # 1.0 / 0.0, not numpy booleans: numpy refuses '-' and '-x' on booleans (TypeError), and a
+        # comparison is an ordinary term here ("-(a < b)", "(a < b) - (b < c)"); found by hypothesis
+        return np.multiply(_COMPARE[type(node.ops[0])](_eval(node.left, values), _eval(node.comparators[0], values)), 1.0)
     if isinstance(node, ast.Call):
         return FUNCTIONS[node.func.id](*(_eval(a, values) for a in node.args))
     raise ExpressionError(f"'{type(node).__name__}' is not allowed")  # unreachable after parse

@@ -268,6 +268,7 @@ def _refuse_hostile_3mf(path: Path, raw: bytes) -> None:
     """
     import io
     import zipfile
+    import zlib
 
     try:
         with zipfile.ZipFile(io.BytesIO(raw)) as z:
@@ -289,7 +290,12 @@ def _refuse_hostile_3mf(path: Path, raw: bytes) -> None:
                         raise MeshError(path, f"3MF part '{i.filename}' declares a DTD or XML entities, which "
                                               "3MF (OPC) forbids and which can read other files (XXE); "
                                               "export the mesh again")
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError) as exc:
+    except MeshError:
+        raise
+    # a damaged archive surfaces as any of these from zipfile/zlib (a negative seek is a ValueError,
+    # an encrypted part a RuntimeError): all mean "not a readable zip"; the seek one found by atheris
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, ValueError, OSError,
+            RuntimeError, zlib.error) as exc:
         raise MeshError(path, f"not a readable 3MF file: not a valid zip archive ({exc}); export the mesh again") \
             from None
 
