@@ -117,7 +117,10 @@ def load_mesh(path: str | Path, units: str, *,
         bad = int((~np.isfinite(corners)).any(axis=1).sum())
         raise MeshError(path, f"{bad} triangle corners have non-finite coordinates (NaN or inf); "
                               "export the mesh again")
-    v, f, welding = weld_corners(corners, weld_relative_tolerance)
+    try:
+        v, f, welding = weld_corners(corners, weld_relative_tolerance)
+    except WeldError as exc:
+        raise MeshError(path, str(exc)) from None
     _check_arrays(path, v, f)
     v = v * LENGTH_UNITS_TO_MM[units]
     return MeshData(vertices=v, faces=f, path=str(path), sha256=digest, units=units, welding=welding)
@@ -181,6 +184,19 @@ def _identical(corners: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return c[first].astype(np.float64), codes.astype(np.int64)
 
 
+#: Close pairs allowed per vertex before the coordinates are judged degenerate (see weld_corners).
+_WELD_PAIR_BUDGET = 4
+
+
+class WeldError(ValueError):
+    """Too many corners within the weld tolerance of each other: the coordinates are degenerate."""
+
+    def __init__(self, close: int, tol: float, n: int):
+        super().__init__(f"{close} pairs of the {n} distinct corners lie within the weld tolerance {tol:.3g} (1e-6 of "
+                         "the largest extent): the coordinates are degenerate (e.g. one far-off vertex); export the "
+                         "mesh again")
+
+
 def weld_corners(corners: np.ndarray, relative_tolerance: float = DEFAULT_WELD_RELATIVE_TOLERANCE
                  ) -> tuple[np.ndarray, np.ndarray, Welding]:
     """Vertices, faces and the :class:`Welding` of a triangle soup (3 corners per triangle).
@@ -218,7 +234,14 @@ def weld_corners(corners: np.ndarray, relative_tolerance: float = DEFAULT_WELD_R
     welded, max_distance, unwelded = 0, 0.0, 0
     keep = np.arange(len(unique))
     if tol > 0 and len(unique) > 1:
-        pairs = cKDTree(unique, balanced_tree=False, compact_nodes=False).query_pairs(tol, output_type="ndarray")
+        tree = cKDTree(unique, balanced_tree=False, compact_nodes=False)
+        # count before listing: in a file of garbage coordinates one far-off vertex makes the
+        # relative tolerance larger than the rest of the mesh, and listing every pair took 3 GB
+        # (found by fuzzing). A real export has at most a few close pairs per vertex.
+        close = (int(tree.count_neighbors(tree, tol)) - len(unique)) // 2
+        if close > _WELD_PAIR_BUDGET * len(unique):
+            raise WeldError(close, tol, len(unique))
+        pairs = tree.query_pairs(tol, output_type="ndarray")
         if len(pairs):
             n = len(unique)
             graph = coo_matrix((np.ones(len(pairs), dtype=np.int8), (pairs[:, 0], pairs[:, 1])), shape=(n, n))

@@ -65,3 +65,18 @@ def test_load_mesh_records_the_welding(tmp_path):
     mesh = load_mesh(p, "mm")
     assert len(mesh.vertices) == 4 and mesh.welding.welded == 1
     assert load_mesh(p, "mm", weld_relative_tolerance=0.0).welding.welded == 0
+
+
+def test_degenerate_coordinates_are_refused_not_welded_into_memory(tmp_path):
+    """Fuzzing found it: 3000 corners crowded near the origin and one vertex 1e9 away make the
+    relative tolerance (1e3) wider than the crowd, so every pair is a weld candidate. Counted
+    first and refused as bad input with one line, instead of listing ~4.5 million pairs."""
+    from pmd_envelope.errors import MeshError
+
+    rng = np.random.default_rng(7)
+    corners = rng.uniform(-1.0, 1.0, (3000, 3))
+    corners[-1] = [1e9, 0.0, 0.0]
+    p = tmp_path / "garbage.stl"
+    write_binary_stl(p, corners, np.arange(3000).reshape(-1, 3))
+    with pytest.raises(MeshError, match="garbage.stl.*coordinates are degenerate"):
+        load_mesh(p, "mm")
