@@ -36,7 +36,7 @@ import numpy as np
 from scipy import special
 
 from pmd_envelope.settings import DEFAULT_SETTINGS, Settings
-from pmd_envelope.worstcase.montecarlo import MonteCarlo, seed_and_stream
+from pmd_envelope.worstcase.montecarlo import MonteCarlo, merge_batch, seed_and_stream
 from pmd_envelope.worstcase.space import Dimension, SearchSpace
 
 __all__ = ["RareEvent", "rare_event", "to_physical", "design_point"]
@@ -161,13 +161,7 @@ def _importance(g, ustar: np.ndarray, settings: Settings, rng: np.random.Generat
         z = rng.standard_normal((n, m))
         miss = g(ustar[None] + z) < 0
         w = np.where(miss, np.exp(-(z @ ustar) - shift), 0.0)
-        bm = float(w.mean())
-        bm2 = float(np.square(w - bm).sum())
-        delta = bm - mean
-        tot = count + n
-        mean += delta * n / tot
-        m2 += bm2 + delta * delta * count * n / tot
-        count = tot
+        count, mean, m2 = merge_batch(count, mean, m2, w)
         var = m2 / max(count - 1, 1) / count
         if mean > 0 and math.sqrt(var) / mean <= settings.rare_event_cv and count >= 2 * settings.rare_event_batch:
             break
