@@ -16,6 +16,7 @@ from pathlib import Path
 
 from pmd_envelope.errors import EnvelopeError, InputFileError
 from pmd_envelope.expressions import Expression, ExpressionError
+from pmd_envelope.families import family_methods
 from pmd_envelope.glossary import GLOSSARY, STATISTICS
 from pmd_envelope.models import MODELS
 from pmd_envelope.tomlread import TomlReader
@@ -41,7 +42,8 @@ METHODS = {"wall_thickness": ("ray", "max_sphere"), "hole_count": ("surface_loop
            "volume": ("divergence",), "surface_area": ("triangle_sum",),
            "radius_of_curvature": ("sphere_fit",), "slice_thickness": ("scan_header",),
            "pixel_spacing": ("scan_header",), "scan_age": ("request_dates",),
-           "scan_fit_gap": ("ct_bone_surface",), "scan_contact_fraction": ("ct_bone_surface",)}
+           "scan_fit_gap": ("ct_bone_surface",), "scan_contact_fraction": ("ct_bone_surface",),
+           **family_methods()}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

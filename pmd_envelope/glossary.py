@@ -24,6 +24,8 @@ class Term:
 GLOSSARY: dict[str, Term] = {
     t.name: t
     for t in (
+        # -- mandible plate (pmd_envelope/families/mandible.py) --
+        # -- end mandible plate --
         Term(name="wall_thickness", unit="mm", source="mesh", label="Wall thickness",
              description="Local wall thickness of the design; `value` is the minimum outside the sharp-edge zone."),
         Term(name="span", unit="mm", source="mesh", label="Span",
@@ -56,6 +58,8 @@ GLOSSARY: dict[str, Term] = {
         Term(name="scan_contact_fraction", unit="1", source="scan", label="Contact on scanned bone",
              description="Area fraction of the bone-contacting surface whose gap to the scanned bone is within the "
                          "envelope's scan_fit_gap maximum."),
+        # -- knee cutting guide (pmd_envelope/families/guide.py) --
+        # -- end knee cutting guide --
         Term(name="slice_thickness", unit="mm", source="case", label="CT slice thickness",
              description="Reconstructed slice thickness of the planning scan."),
         Term(name="pixel_spacing", unit="mm", source="case", label="CT pixel spacing",

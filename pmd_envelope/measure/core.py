@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from types import MappingProxyType
 
 from pmd_envelope.envelope import Envelope
+from pmd_envelope.families import FamilyContext, family_methods, run_measurers
 from pmd_envelope.geometry import MeshData, mesh_face_geometry
 from pmd_envelope.integrity import IntegrityReport, SelfIntersectionCheck, check_integrity, with_self_check
 from pmd_envelope.measure.extents import measure_extents
@@ -39,7 +42,8 @@ class MeshMeasurements:
 
 def measure_mesh(mesh: MeshData, settings: Settings, *, expected_bodies: int | None = None,
                  plausible_size: tuple[float, float] | None = None, thickness_method: str = "ray",
-                 anatomy: MeshData | None = None, gap_limit: float | None = None) -> MeshMeasurements:
+                 anatomy: MeshData | None = None, gap_limit: float | None = None,
+                 family_parameters: tuple[str, ...] = (), plan: Mapping[str, object] | None = None) -> MeshMeasurements:
     """Gate and measure a mesh.
 
     The extents are measured first (they only need the vertices) so the unit-plausibility check
@@ -57,6 +61,10 @@ def measure_mesh(mesh: MeshData, settings: Settings, *, expected_bodies: int | N
     gap_limit : float, optional
         Gap limit [mm] of the contact fraction (the envelope's ``anatomy_gap`` maximum);
         ``settings.anatomy_gap_limit_mm`` when omitted.
+    family_parameters : tuple of str
+        Device-family parameters to measure (:mod:`pmd_envelope.families`), on a closed mesh only.
+    plan : Mapping, optional
+        The case's ``[plan]`` table, for family measurers that compare the design with the plan.
     """
     if thickness_method not in THICKNESS_METHODS:
         raise ValueError(f"unknown thickness method '{thickness_method}'")
@@ -89,6 +97,9 @@ def measure_mesh(mesh: MeshData, settings: Settings, *, expected_bodies: int | N
             if anatomy is not None:
                 limit = settings.anatomy_gap_limit_mm if gap_limit is None else gap_limit
                 later += measure_fit(mesh, anatomy, gap_limit=limit, contact_angle_deg=settings.contact_angle_deg)
+            if family_parameters:
+                later += run_measurers(mesh, family_parameters, FamilyContext(
+                    settings=settings, plan=MappingProxyType(dict(plan or {})), bodies=integrity.bodies))
         thickness = None
         if closed:
             thickness = early.result() if early is not None else ray_thickness(mesh, settings)
@@ -100,7 +111,8 @@ def measure_mesh(mesh: MeshData, settings: Settings, *, expected_bodies: int | N
 
 
 def measure_design(mesh: MeshData, settings: Settings, envelope: Envelope | None = None, *,
-                   anatomy: MeshData | None = None, thickness_method: str | None = None) -> MeshMeasurements:
+                   anatomy: MeshData | None = None, thickness_method: str | None = None,
+                 plan: Mapping[str, object] | None = None) -> MeshMeasurements:
     """Gate and measure a design mesh with the choices its envelope makes.
 
     The envelope gives the expected body count, the plausible size, the ``wall_thickness``
@@ -116,10 +128,13 @@ def measure_design(mesh: MeshData, settings: Settings, envelope: Envelope | None
         The patient's anatomy in the design's frame.
     thickness_method : {"ray", "max_sphere"}, optional
         Overrides the envelope's method for ``wall_thickness``.
+    plan : Mapping, optional
+        The case's ``[plan]`` table (device-family measurers that compare the design with it).
     """
     params = {p.name: p for p in envelope.parameters} if envelope is not None else {}
     wall, gap = params.get("wall_thickness"), params.get("anatomy_gap")
     method = thickness_method or (wall.method if wall is not None else "ray")
     return measure_mesh(mesh, settings, expected_bodies=envelope.expected_bodies if envelope is not None else None,
                         plausible_size=envelope.plausible_size if envelope is not None else None,
-                        thickness_method=method, anatomy=anatomy, gap_limit=gap.max if gap is not None else None)
+                        thickness_method=method, anatomy=anatomy, gap_limit=gap.max if gap is not None else None,
+                        family_parameters=tuple(p for p in params if p in family_methods()), plan=plan)

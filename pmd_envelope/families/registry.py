@@ -1,0 +1,7 @@
+"""The family measurers, one line per family module (:mod:`pmd_envelope.families`)."""
+
+from __future__ import annotations
+
+__all__ = ["MEASURERS"]
+
+MEASURERS = ()
