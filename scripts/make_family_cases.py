@@ -14,7 +14,8 @@ Each family module named in FAMILY_MODULES (``pmd_envelope.families.<family>_sha
   ``point`` is moved like the design, a key named ``normal`` or ``direction`` rotated).
 
 The script places every design in scanner coordinates by a seeded random rotation and
-translation (a measurement must not depend on how the design sits), snaps the vertices to a
+translation drawn from a stream of its own (seed and case id; a measurement must not depend on
+how the design sits), snaps the vertices to a
 2^-10 mm grid (exact in float32; see scripts/make_sample_cases.py for why), and writes each case
 folder and ``sample_scans/FAMILY_MANIFEST.json`` with the seed, the parameters, the transform, the
 truth, the expected verdict and the SHA-256 of every file. A test re-runs it and compares bytes.
@@ -56,7 +57,7 @@ id = "{env_id}"
 version = "{env_version}"
 
 [request]
-id = "HCP-REQ-2026-{num:04d}"
+id = "HCP-REQ-{case_id}"
 received = 2026-09-20
 planned_use = 2026-11-30
 [request.characteristics]
@@ -128,15 +129,14 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(SEED)
     manifest = {"seed": SEED, "generator": "scripts/make_family_cases.py", "vertex_grid_mm": GRID_MM,
                 "reals": "7 significant digits", "cases": []}
-    num = 100
     for module_name in FAMILY_MODULES:
         module = importlib.import_module(module_name)
         for spec in module.SAMPLES:
-            num += 1
             case_id = spec["case_id"]
+            # one stream per case, so adding a case or a family moves no other case
+            rng = np.random.default_rng([SEED, int(hashlib.sha256(case_id.encode()).hexdigest()[:8], 16)])
             verts, faces, truth = spec["build"]()
             rot = Rotation.random(random_state=rng)
             shift = rng.uniform(-60.0, 60.0, size=3) + np.array([0.0, 0.0, 120.0])
@@ -150,7 +150,7 @@ def main(argv=None) -> int:
             plan = moved_plan(spec.get("plan"), rot, shift)
             (folder / "case.toml").write_text(CASE_TOML.format(
                 case_id=case_id, seed=SEED, title=spec["title"], pseudo=pseudo, env_id=spec["envelope"][0],
-                env_version=spec["envelope"][1], num=num, characteristics=chars, plan=plan_toml(plan)),
+                env_version=spec["envelope"][1], characteristics=chars, plan=plan_toml(plan)),
                 encoding="utf-8")
             manifest["cases"].append(round_reals({
                 "case_id": case_id, "family_module": module_name, "expected_verdict": spec["expected_verdict"],
