@@ -344,12 +344,23 @@ def _verdict_table(rec: dict) -> str:
         rows.append((f"{w['metric']} (tested {w['coverage']['report']})", f"{w['coverage']['construct_model_value']:.4g} {w['unit']}",
                      "design >= construct" if w["sense"] == "min" else "design <= construct",
                      "covered" if w["coverage"]["covered"] else "NOT covered"))
+        proof = w.get("proof")  # records before the interval proof have none
+        if proof:
+            lo, hi = sorted((proof["bound"], proof["found"]))
+            rows.append((f"{w['metric']} (worst case proof)", f"[{lo:.4g}, {hi:.4g}] {w['unit']}",
+                         f"interval B&B, {proof['boxes']} boxes", proof["status"]))
         mc = w.get("monte_carlo")
         if mc:
             lo, hi = mc["interval"]
             span = f"<= {hi:.2g}" if mc["upper_bound_only"] else f"{mc['probability']:.3g} [{lo:.3g}, {hi:.3g}]"
             rows.append((f"{w['metric']} (P {'below' if w['sense'] == 'min' else 'above'} limit)", span,
                          f"{mc['confidence']:.0%} CI, n={mc['samples']}", f"seed {mc['seed']}"))
+        rare = w.get("rare_event")
+        if rare and rare.get("probability") is not None:
+            lo, hi = rare["interval"]
+            rows.append((f"{w['metric']} (P by FORM + IS)", f"{rare['probability']:.3g} [{lo:.3g}, {hi:.3g}]",
+                         f"{rare['confidence']:.0%} CI" + ("" if rare.get("beta") is None else f", beta={rare['beta']:.3g}"),
+                         rare["status"]))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     for r in rows:
         lines.append("  ".join(s.ljust(wd) for s, wd in zip(r, widths)).rstrip())

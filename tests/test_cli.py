@@ -27,6 +27,12 @@ def test_validate_conforming_exit_0(tmp_path):
     assert (path.parent / "report.pdf").read_bytes().startswith(b"%PDF")
     assert f"evidence: {path.parent}{os.sep} (latest of the case: {path.parent.parent / 'LATEST'})" in r.stdout
     assert f"record: {path}" in r.stdout and f"report: {path.parent / 'report.pdf'}" in r.stdout
+    # the table states the proof of the worst case and the rare-event estimate as the record does
+    proof, rare = rec["worst_case"][0]["proof"], rec["worst_case"][0]["rare_event"]
+    row = next(x for x in r.stdout.splitlines() if x.startswith("yield_load (worst case proof)"))
+    assert f"[{proof['bound']:.4g}, {proof['found']:.4g}] N" in row and row.endswith(proof["status"]) and proof["status"] == "proven"
+    row = next(x for x in r.stdout.splitlines() if x.startswith("yield_load (P by FORM + IS)"))
+    assert row.endswith(rare["status"]) and rare["status"] == "zero (proven)"
 
 
 def test_validate_twice_keeps_both(tmp_path):
