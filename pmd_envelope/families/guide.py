@@ -38,7 +38,7 @@ Parameters and methods
 ``slot_plane_angle`` (method ``plan_plane_angle``), ``slot_plane_offset`` (``plan_plane_distance``)
     Against the case's planned resection plane (``[plan.resection_plane]``, a point and a normal
     in the design mesh's coordinates [mm]): the angle between the slot's mid-plane normal and the
-    planned normal, ``arccos |n . m|`` [deg, 0-90], and the distance of the slot centre (centre of
+    planned normal, ``arccos |n . m|`` [deg, 0-90] (computed as ``atan2``, accurate near 0), and the distance of the slot centre (centre of
     the overlap rectangle, on the mid-plane) from the planned plane, ``|(c - p) . m|`` [mm]
     (statistics ``signed`` along the planned normal, and ``max_over_slot``: the largest distance
     of the overlap rectangle's corners, where an angle error moves the cut most). The blade's
@@ -55,7 +55,10 @@ Parameters and methods
     bore's middle meets nothing within the bore's length plus its diameter either way (a blind
     hole's bottom is met). Value: the smallest diameter; statistics ``min``, ``max``, ``count``.
     :func:`~pmd_envelope.measure.holes.find_through_holes` is not used: it looks for openings of
-    the two largest surfaces, which on a block are not the faces the pins pass through.
+    the two largest surfaces, which on a block are not the faces the pins pass through. Limits: a
+    bore whose wall blends into the surface through a fillet (edges bending less than the feature
+    angle) joins that surface's patch and is not seen; each step of a counterbored hole is a bore
+    of its own (the smallest diameter is the one a pin must pass).
 
 Why written here: no installed library finds slots or bores in a triangle mesh (trimesh has no
 feature recognition; manifold3d gives the genus, not where the holes are). Each step is a
@@ -288,7 +291,7 @@ def find_slots(mesh: MeshData, feature_angle_deg: float, caster=None) -> list[Sl
             cw = [_width_at(c, n, planes) for c in corners]
             found.append(Slot(normal=n, centre=centre, axes=axes3[order], length=float(ext[order[0]]),
                               depth=float(ext[order[1]]), width=width, corner_widths=(min(cw), max(cw)),
-                              parallelism_deg=float(np.degrees(np.arccos(np.clip(-float(na @ nb), -1.0, 1.0)))),
+                              parallelism_deg=_angle_deg(na, -nb),
                               corners=corners, faces=(fa, fb), planes=planes, facing_fraction=frac))
     found.sort(key=lambda s: -s.length * s.depth)
     return found
@@ -381,8 +384,7 @@ def measure_slot(mesh: MeshData, context: FamilyContext) -> tuple[Measurement, .
                 _none("slot_plane_offset", "mm", OFFSET_METHOD, why))
     p, m = plane
     target = min(slots, key=lambda x: abs(float((x.centre - p) @ m)))
-    cosang = min(1.0, abs(float(target.normal @ m)))
-    angle = math.degrees(math.acos(cosang))
+    angle = _angle_deg(target.normal, m if float(target.normal @ m) >= 0 else -m)
     signed = float((target.centre - p) @ m)
     corner = float(np.abs((target.corners - p) @ m).max())
     foot = target.centre - signed * m
@@ -392,7 +394,7 @@ def measure_slot(mesh: MeshData, context: FamilyContext) -> tuple[Measurement, .
                       statistics=(("slots", count),),
                       witness=Witness(point=_t(target.centre), opposite=_t(target.centre + target.normal),
                                       faces=(-1, -1), distance=angle),
-                      notes=note + "; angle between the normals, arccos |n . m|")
+                      notes=note + "; angle between the normals, arccos |n . m| (as atan2(|n x m|, |n . m|))")
     off = Measurement(parameter="slot_plane_offset", value=abs(signed), unit="mm", method=OFFSET_METHOD,
                       statistics=(("signed", signed), ("max_over_slot", corner)),
                       witness=Witness(point=_t(target.centre), opposite=_t(foot), faces=(-1, -1), distance=abs(signed)),
@@ -406,6 +408,12 @@ def _across(sl: Slot) -> Witness:
     tb = float(nb @ (cb - sl.centre)) / float(nb @ sl.normal)
     return Witness(point=_t(sl.centre + ta * sl.normal), opposite=_t(sl.centre + tb * sl.normal), faces=(-1, -1),
                    distance=sl.width)
+
+
+def _angle_deg(a: np.ndarray, b: np.ndarray) -> float:
+    """Angle [deg] between two unit vectors, atan2(|a x b|, a . b): accurate near 0, where
+    arccos(a . b) loses half the digits (arccos(1 - 1e-16) is already 8e-7 deg)."""
+    return math.degrees(math.atan2(float(np.linalg.norm(np.cross(a, b))), float(a @ b)))
 
 
 def _t(x) -> tuple[float, float, float]:
