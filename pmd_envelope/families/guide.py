@@ -30,8 +30,8 @@ Parameters and methods
 ``slot_wall_thickness`` (method ``slot_wall_ray``)
     The material between each slot face and the guide's outer surface on the far side: from
     points spread over each slot face (a barycentric lattice, ~:data:`WALL_SAMPLES` a face), a
-    float64 ray into the material along the face's inward normal
-    (:class:`pmd_envelope.rays.ExactCaster`); a hit counts as a wall only where the face met
+    ray into the material along the face's inward normal (Embree, the distance recomputed in
+    float64 on the face met: :class:`_Caster`); a hit counts as a wall only where the face met
     looks back within ``settings.opposing_angle_deg`` (the thickness module's sharp-edge rule).
     Value: the thinnest wall of any slot face, with its witness; statistics: the thinnest point
     of the thinner and of the thicker wall of the slot (``thinner_wall``, ``thicker_wall``).
@@ -77,6 +77,7 @@ from pmd_envelope.families import FamilyContext, FamilyMeasurer
 from pmd_envelope.geometry import MeshData, mesh_edges, mesh_face_geometry
 from pmd_envelope.measure.holes import _smooth_patches
 from pmd_envelope.measure.records import Measurement, Witness
+from pmd_envelope.settings import DEFAULT_SETTINGS
 
 __all__ = ["MEASURERS", "Slot", "find_slots", "find_pin_holes", "measure_slot", "measure_pin_holes", "plan_plane"]
 
@@ -154,30 +155,63 @@ def _plane_fit(points: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
 def _lattice(v: np.ndarray, f: np.ndarray, area: np.ndarray, total: int) -> tuple[np.ndarray, np.ndarray]:
     """Points spread over faces ``f`` (about ``total`` in all) and the face of each.
 
-    Each triangle is cut into k^2 similar sub-triangles (k from its share of the area) and the
-    centroid of each is taken: interior points, never on an edge, deterministic (no random draw).
+    Each triangle is cut into k^2 similar sub-triangles (k from its share of the area, at most 64)
+    and the centroid of each is taken: interior points, never on an edge, deterministic (no random
+    draw). Triangles with the same k share one barycentric pattern (one array operation per k).
     """
     cell = max(float(area.sum()) / total, 1e-12)
+    k_of = np.clip(np.ceil(np.sqrt(area / cell)), 1, 64).astype(np.int64)
     pts, owner = [], []
-    for i, (tri, a) in enumerate(zip(f, area)):
-        k = int(min(64, max(1, math.ceil(math.sqrt(a / cell)))))
+    for k in np.unique(k_of):
         ii, jj = np.meshgrid(np.arange(k), np.arange(k), indexing="ij")
-        up = (ii + jj) <= k - 1
-        # upward sub-triangles (i, j), centroid at ((i + 1/3), (j + 1/3)) / k; downward ones at (+2/3)
-        bu = np.column_stack([(ii[up] + 1 / 3) / k, (jj[up] + 1 / 3) / k])
-        dn = (ii + jj) <= k - 2
-        bd = np.column_stack([(ii[dn] + 2 / 3) / k, (jj[dn] + 2 / 3) / k])
-        b = np.vstack([bu, bd])
-        p0, p1, p2 = v[tri]
-        pts.append(p0 + b[:, :1] * (p1 - p0) + b[:, 1:] * (p2 - p0))
-        owner.append(np.full(len(b), i))
-    return np.vstack(pts), np.concatenate(owner)
+        up, dn = (ii + jj) <= k - 1, (ii + jj) <= k - 2
+        # upward sub-triangles (i, j) have their centroid at (i + 1/3, j + 1/3) / k, downward ones at + 2/3
+        b = np.vstack([np.column_stack([ii[up] + 1 / 3, jj[up] + 1 / 3]),
+                       np.column_stack([ii[dn] + 2 / 3, jj[dn] + 2 / 3])]) / k
+        tri = np.flatnonzero(k_of == k)
+        p0, p1, p2 = (v[f[tri, c]] for c in range(3))
+        p = p0[:, None, :] + b[None, :, :1] * (p1 - p0)[:, None, :] + b[None, :, 1:] * (p2 - p0)[:, None, :]
+        pts.append(p.reshape(-1, 3))
+        owner.append(np.repeat(tri, len(b)))
+    order = np.argsort(np.concatenate(owner), kind="stable")  # face order, as the faces were given
+    return np.vstack(pts)[order], np.concatenate(owner)[order]
 
 
-def _caster(mesh: MeshData):
-    from pmd_envelope.rays import ExactCaster
+class _Caster:
+    """First hits by Embree (float32, fast) with each distance recomputed in float64 on the face
+    met: ``t = n . (a - o) / (n . d)`` for that face's plane (n its normal, a a corner), so a
+    reported distance carries no float32 rounding. A ray meeting a facet edge may name either
+    neighbour; both contain the edge, so the distance is the same to round-off. The exact R-tree
+    engine (:class:`pmd_envelope.rays.ExactCaster`) took 2-20 s on a 3k-190k-face guide for the
+    ~8000 slot-face rays, whose long segments meet the bounding boxes of the block's large faces.
+    """
 
-    return ExactCaster(mesh.vertices, mesh.faces)
+    def __init__(self, mesh: MeshData, recast_step: float):
+        from pmd_envelope.rays import EmbreeCaster
+
+        self.mesh = mesh
+        self.embree = EmbreeCaster(mesh.vertices, mesh.faces, recast_step)
+
+    def first_hit(self, origins, directions, start_face=None, t_max=None):
+        """``(t [mm] in float64, inf on a miss; face id, -1)``; ``start_face`` is excluded per ray."""
+        if start_face is None:
+            incident = lambda r, tri: np.zeros(len(r), dtype=bool)  # noqa: E731
+        else:
+            incident = lambda r, tri: tri == start_face[r]  # noqa: E731
+        t, face = self.embree.first_hit(origins, directions, incident,
+                                        t_max=None if t_max is None else np.asarray(t_max, dtype=float))
+        hit = face >= 0
+        if hit.any():
+            normals = mesh_face_geometry(self.mesh)[0]
+            n = normals[face[hit]]
+            a = self.mesh.vertices[self.mesh.faces[face[hit], 0]]
+            t = t.copy()
+            t[hit] = np.einsum("ij,ij->i", n, a - origins[hit]) / np.einsum("ij,ij->i", n, directions[hit])
+        return t, face
+
+
+def _caster(mesh: MeshData, settings) -> _Caster:
+    return _Caster(mesh, settings.ray_offset_mm)
 
 
 def _planar_patches(mesh: MeshData, feature_angle_deg: float):
@@ -228,8 +262,11 @@ def _width_at(q: np.ndarray, n: np.ndarray, planes) -> float:
     return abs(tb - ta)
 
 
-def find_slots(mesh: MeshData, feature_angle_deg: float, caster=None) -> list[Slot]:
-    """Every saw slot of the mesh (module notes), largest overlap first."""
+def find_slots(mesh: MeshData, feature_angle_deg: float, caster=None, settings=DEFAULT_SETTINGS) -> list[Slot]:
+    """Every saw slot of the mesh (module notes), largest overlap first.
+
+    ``caster``: a ray caster of this mesh when one is already built; ``settings`` gives its ray
+    offset otherwise."""
     v, f = mesh.vertices, mesh.faces
     patches = _planar_patches(mesh, feature_angle_deg)
     if len(patches) < 2:
@@ -272,7 +309,7 @@ def find_slots(mesh: MeshData, feature_angle_deg: float, caster=None) -> list[Sl
                 continue
             # nothing between the faces: A's rays along its normal reach B first
             if caster is None:
-                caster = _caster(mesh)
+                caster = _caster(mesh, settings)
             pts, owner = _lattice(v, f[fa], area[fa], WALL_SAMPLES)
             start = fa[owner]
             inside = _in_rect((pts - mid) @ axes3.T, lo, hi)
@@ -280,7 +317,7 @@ def find_slots(mesh: MeshData, feature_angle_deg: float, caster=None) -> list[Sl
                 continue
             pts, start = pts[inside], start[inside]
             dirs = np.broadcast_to(na, pts.shape).copy()
-            t, hit = caster.first_hit(pts, dirs, lambda r, tri: tri == start[r], t_max=np.full(len(pts), 4.0 * width))
+            t, hit = caster.first_hit(pts, dirs, start, t_max=np.full(len(pts), 4.0 * width))
             in_b = np.isin(hit, fb)
             frac = float(in_b.mean())
             if frac < FACING_FRACTION:
@@ -308,7 +345,7 @@ def _wall(mesh: MeshData, faces: np.ndarray, outward: np.ndarray, caster, opposi
     pts, owner = _lattice(v, f[faces], area[faces], WALL_SAMPLES)
     start = faces[owner]
     d = np.broadcast_to(-outward, pts.shape).copy()
-    t, hit = caster.first_hit(pts, d, lambda r, tri: tri == start[r])
+    t, hit = caster.first_hit(pts, d, start)
     ok = hit >= 0
     ok[ok] = normals[hit[ok]] @ -outward >= math.cos(math.radians(opposing_deg))
     if not ok.any():
@@ -333,7 +370,7 @@ def plan_plane(plan) -> tuple[np.ndarray, np.ndarray] | None:
 def measure_slot(mesh: MeshData, context: FamilyContext) -> tuple[Measurement, ...]:
     """``slot_width``, ``slot_length``, ``slot_wall_thickness``, ``slot_plane_angle``, ``slot_plane_offset``."""
     s = context.settings
-    caster = _caster(mesh)
+    caster = _caster(mesh, s)
     slots = find_slots(mesh, s.feature_angle_deg, caster)
     if not slots:
         why = (f"no saw slot found: no two planar faces (within {PLANAR_TOL_MM:g} mm) face each other within "
@@ -371,7 +408,7 @@ def measure_slot(mesh: MeshData, context: FamilyContext) -> tuple[Measurement, .
             parameter="slot_wall_thickness", value=thin[0], unit="mm", method=WALL_METHOD,
             statistics=(("thinner_wall", thin_slot[0]), ("thicker_wall", thin_slot[-1] if len(thin_slot) == 2 else None)),
             witness=Witness(point=_t(thin[1]), opposite=_t(thin[2]), faces=(thin[3], thin[4]), distance=thin[0]),
-            notes=(f"float64 rays into the material from ~{WALL_SAMPLES} lattice points per slot face; a hit counts "
+            notes=(f"rays (Embree, distance in float64 on the face met) into the material from ~{WALL_SAMPLES} lattice points per slot face; a hit counts "
                    f"where the face met looks back within {s.opposing_angle_deg:g} deg"))
     else:
         wall = _none("slot_wall_thickness", "mm", WALL_METHOD,
@@ -424,7 +461,8 @@ def _none(parameter: str, unit: str, method: str, reason: str) -> Measurement:
     return Measurement(parameter=parameter, value=None, unit=unit, method=method, reason=reason)
 
 
-def find_pin_holes(mesh: MeshData, feature_angle_deg: float, caster=None) -> list[tuple[np.ndarray, np.ndarray, float]]:
+def find_pin_holes(mesh: MeshData, feature_angle_deg: float, caster=None,
+                   settings=DEFAULT_SETTINGS) -> list[tuple[np.ndarray, np.ndarray, float]]:
     """Cylindrical through-bores: ``[(centre [mm], unit axis, diameter [mm])]`` (module notes)."""
     v, f = mesh.vertices, mesh.faces
     normals, area = mesh_face_geometry(mesh)
@@ -469,10 +507,9 @@ def find_pin_holes(mesh: MeshData, feature_angle_deg: float, caster=None) -> lis
         mid_h = 0.5 * (h.min() + h.max())
         centre = c2[0] * e1 + c2[1] * e2 + mid_h * axis
         if caster is None:
-            caster = _caster(mesh)
+            caster = _caster(mesh, settings)
         reach = np.full(2, 0.5 * float(np.ptp(h)) + 2.0 * r)
-        t, _ = caster.first_hit(np.vstack([centre, centre]), np.vstack([axis, -axis]),
-                                lambda rr, tri: np.zeros(len(rr), dtype=bool), t_max=reach)
+        t, _ = caster.first_hit(np.vstack([centre, centre]), np.vstack([axis, -axis]), t_max=reach)
         if np.isfinite(t).any():
             continue  # capped at one end: a blind hole
         out.append((centre, axis, 2.0 * r))
@@ -482,7 +519,7 @@ def find_pin_holes(mesh: MeshData, feature_angle_deg: float, caster=None) -> lis
 def measure_pin_holes(mesh: MeshData, context: FamilyContext) -> tuple[Measurement, ...]:
     """``pin_hole_diameter``: the smallest cylindrical through-bore (module notes)."""
     s = context.settings
-    bores = find_pin_holes(mesh, s.feature_angle_deg)
+    bores = find_pin_holes(mesh, s.feature_angle_deg, settings=s)
     if not bores:
         return (_none("pin_hole_diameter", "mm", PIN_METHOD,
                       f"no cylindrical through-bore found (smooth patches split at {s.feature_angle_deg:g} deg whose "
