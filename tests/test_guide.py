@@ -145,11 +145,14 @@ def test_without_a_plan_the_angle_and_offset_are_null_with_the_reason():
     assert got["slot_width"].value == pytest.approx(p["slot_width"], abs=TOL)
 
 
-def _manifold_mesh(m, seed=1):
+def _arrays(m):
+    """Vertices [mm] and faces of a manifold3d solid (copies: its buffers are read-only)."""
     out = m.to_mesh64()
-    v = np.array(out.vert_properties, dtype=np.float64)[:, :3]
-    f = np.array(out.tri_verts, dtype=np.int64)
-    return _moved(v, f, None, seed)[0]
+    return np.array(out.vert_properties, dtype=np.float64)[:, :3], np.array(out.tri_verts, dtype=np.int64)
+
+
+def _manifold_mesh(m, seed=1):
+    return _moved(*_arrays(m), None, seed)[0]
 
 
 def test_two_slots_report_the_narrower_and_the_count():
@@ -172,10 +175,8 @@ def test_a_plan_compares_the_slot_nearest_it():
     block = m3.Manifold.cube((50.0, 12.0, 40.0))
     s1 = m3.Manifold.cube((30.0, 40.0, 1.5)).translate((10.0, -10.0, 30.0))
     s2 = m3.Manifold.cube((24.0, 40.0, 1.4)).translate((13.0, -10.0, 10.0))
-    v, f = (np.array(a) for a in (lambda o: (np.array(o.vert_properties)[:, :3], o.tri_verts))(
-        (block - s1 - s2).to_mesh64()))
     plan = {"length_unit": "mm", "resection_plane": {"point": (25.0, 6.0, 10.9), "normal": (0.0, 0.0, 1.0)}}
-    got = _measure(*_moved(v, f.astype(np.int64), plan, 2))
+    got = _measure(*_moved(*_arrays(block - s1 - s2), plan, 2))
     # the lower slot's mid-plane is z = 10.7: 0.2 below the plan
     assert got["slot_plane_offset"].statistic("signed") == pytest.approx(-0.2, abs=TOL)
     assert got["slot_plane_angle"].value == pytest.approx(0.0, abs=TOL)

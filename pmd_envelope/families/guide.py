@@ -498,9 +498,10 @@ def find_pin_holes(mesh: MeshData, feature_angle_deg: float, caster=None,
         resid = np.sqrt((((uv - c2) ** 2).sum(axis=1)))
         if math.sqrt(float(((resid - r) ** 2).mean())) > CIRCLE_RMS_REL * r:
             continue
-        cen = v[f[ids]].mean(axis=1)
+        real = aa > 0  # a degenerate face has no normal to judge
+        cen = v[f[ids[real]]].mean(axis=1)
         to_axis = np.column_stack([cen @ e1, cen @ e2]) - c2
-        inward = -(to_axis * np.column_stack([nn @ e1, nn @ e2])).sum(axis=1)
+        inward = -(to_axis * np.column_stack([nn[real] @ e1, nn[real] @ e2])).sum(axis=1)
         if (inward <= 0).any():
             continue  # a normal points away from the axis: a pin or boss, not a bore
         h = pts @ axis
