@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import re
+import math
 import tomllib
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 
 from pmd_envelope.errors import CaseError, InputFileError
 from pmd_envelope.tomlread import TomlReader
@@ -84,6 +87,9 @@ class Case:
     design_units: str
     anatomy_mesh: Path | None
     anatomy_units: str | None
+    #: The ``[plan]`` table as validated (:func:`_read_plan`): ``{"length_unit": "mm",
+    #: "resection_plane": {"point": (x, y, z), "normal": (nx, ny, nz)}}``; empty without a plan.
+    plan: Mapping[str, object] = field(default_factory=lambda: MappingProxyType({}))
 
 
 def resolve_case_path(case: str | Path) -> Path:
@@ -121,8 +127,8 @@ def load_case(case: str | Path) -> Case:
     _refuse_identity(path, doc, "")
     r = _CaseReader(path)
     top = {"schema", "case_id", "patient_ref", "design_iteration", "designer", "physician_approval_ref",
-           "envelope", "request", "scan", "design", "anatomy"}
-    r.table(doc, "", top, top - {"anatomy", "physician_approval_ref"})
+           "envelope", "request", "scan", "design", "anatomy", "plan"}
+    r.table(doc, "", top, top - {"anatomy", "physician_approval_ref", "plan"})
     if doc["schema"] != SCHEMA:
         r.fail("schema", f"'{doc['schema']}' is not supported; this version reads '{SCHEMA}'")
     case_id = r.string(doc, "case_id", "", _CASE_ID_RE)
@@ -160,6 +166,7 @@ def load_case(case: str | Path) -> Case:
     if "anatomy" in doc:
         anat = r.table(doc["anatomy"], "anatomy", {"mesh", "units"}, {"mesh", "units"})
         anatomy_mesh, anatomy_units = r.mesh(anat, "anatomy")
+    plan = _read_plan(r, doc["plan"]) if "plan" in doc else MappingProxyType({})
     approval = doc.get("physician_approval_ref")
     if approval is not None:
         approval = r.string(doc, "physician_approval_ref", "")
@@ -177,7 +184,38 @@ def load_case(case: str | Path) -> Case:
                   pixel_spacing=r.positive(scan, "pixel_spacing", "scan") if "pixel_spacing" in scan else None,
                   series=series),
         design_mesh=design_mesh, design_units=design_units, anatomy_mesh=anatomy_mesh, anatomy_units=anatomy_units,
+        plan=plan,
     )
+
+
+def _read_plan(r: _CaseReader, d) -> Mapping[str, object]:
+    """The ``[plan]`` table: the surgical plan the design is compared with, in the design mesh's
+    coordinates after its units are applied (mm).
+
+    ``length_unit = "mm"`` (stated, as every length at a file boundary) and
+    ``[plan.resection_plane]`` with ``point = [x, y, z]`` [mm] and ``normal = [nx, ny, nz]`` (a
+    direction: any non-zero length; the measurers scale it to unit length, the record keeps it
+    as typed). Nothing is filled in or repaired: a missing, non-finite or zero-length entry is
+    refused naming the key.
+    """
+    plan = r.table(d, "plan", {"length_unit", "resection_plane"}, {"length_unit", "resection_plane"})
+    if plan["length_unit"] != "mm":
+        r.fail("plan.length_unit", f"unit '{plan['length_unit']}' is not allowed; use mm (the design mesh's "
+                                   "coordinates after its units are applied)")
+    rp = r.table(plan["resection_plane"], "plan.resection_plane", {"point", "normal"}, {"point", "normal"})
+    point, normal = (_vector3(r, rp, k, "plan.resection_plane") for k in ("point", "normal"))
+    if math.hypot(*normal) == 0.0:
+        r.fail("plan.resection_plane.normal", "is the zero vector; give the plane's normal direction, e.g. [0, 0, 1]")
+    return MappingProxyType({"length_unit": "mm", "resection_plane": MappingProxyType({"point": point,
+                                                                                       "normal": normal})})
+
+
+def _vector3(r: _CaseReader, d, k: str, key: str) -> tuple[float, float, float]:
+    v = d[k]
+    if (not isinstance(v, list) or len(v) != 3
+            or any(isinstance(x, bool) or not isinstance(x, (int, float)) or not math.isfinite(x) for x in v)):
+        r.fail(f"{key}.{k}", "must be three finite numbers [x, y, z] (mm, design coordinates)")
+    return (float(v[0]), float(v[1]), float(v[2]))
 
 
 #: Deepest nesting a case file may have: a case is three levels deep (request.characteristics.x).

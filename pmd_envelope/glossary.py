@@ -59,6 +59,23 @@ GLOSSARY: dict[str, Term] = {
              description="Area fraction of the bone-contacting surface whose gap to the scanned bone is within the "
                          "envelope's scan_fit_gap maximum."),
         # -- knee cutting guide (pmd_envelope/families/guide.py) --
+        Term(name="slot_width", unit="mm", source="mesh", label="Saw slot width",
+             description="Gap of the saw slot: distance between the fitted planes of its two facing faces at the slot "
+                         "centre (the narrowest slot when there are several)."),
+        Term(name="slot_length", unit="mm", source="mesh", label="Saw slot length",
+             description="Length of the saw slot along the cut: the longer side of its two faces' overlap in the "
+                         "mid-plane."),
+        Term(name="slot_wall_thickness", unit="mm", source="mesh", label="Slot wall thickness",
+             description="Material between a slot face and the guide's outer surface on the far side, along the face's "
+                         "inward normal; `value` is the thinnest point of either wall."),
+        Term(name="slot_plane_angle", unit="deg", source="mesh", label="Slot angle to planned cut",
+             description="Angle between the slot's mid-plane and the case's planned resection plane "
+                         "([plan.resection_plane]); null without a plan."),
+        Term(name="slot_plane_offset", unit="mm", source="mesh", label="Slot offset from planned cut",
+             description="Distance of the slot's centre (on its mid-plane) from the planned resection plane; null "
+                         "without a plan."),
+        Term(name="pin_hole_diameter", unit="mm", source="mesh", label="Pin hole diameter",
+             description="Diameter of the cylindrical through-bores (least-squares circle); `value` is the smallest."),
         # -- end knee cutting guide --
         Term(name="slice_thickness", unit="mm", source="case", label="CT slice thickness",
              description="Reconstructed slice thickness of the planning scan."),

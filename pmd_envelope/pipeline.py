@@ -97,7 +97,7 @@ def validate(case_path: str | Path, *, envelope_dir: str | Path | None = None,
     names = {p.name: p for p in envelope.parameters}
     anatomy = (load_mesh(case.anatomy_mesh, case.anatomy_units, weld_relative_tolerance=settings.weld_relative_tolerance)
                if case.anatomy_mesh is not None else None)
-    mm = measure_design(mesh, settings, envelope, anatomy=anatomy)
+    mm = measure_design(mesh, settings, envelope, anatomy=anatomy, plan=case.plan)
     # decide on the numbers the record states: each value at the record's resolution
     scan_fit, scan_drawing = _scan_fit(mesh, mm, series, case, envelope, settings)
     measurements = {m.parameter: _at_resolution(m) for m in mm.measurements + measure_case(case, scan, series) + scan_fit}
@@ -160,6 +160,8 @@ def validate(case_path: str | Path, *, envelope_dir: str | Path | None = None,
     }
     if series is not None:  # what the report's scan page draws (records without a series have no key)
         content["scan_fit"] = scan_drawing
+    if case.plan:  # the plan the design was compared with, as typed (records of cases without one have no key)
+        content["plan"] = _plan_block(case.plan)
     record = finalise_record(content, now=now)
     return Validation(record=record, case=case, envelope=envelope, mesh=mm, checks=checks, worst=worst)
 
@@ -207,6 +209,13 @@ def _scan_block(scan, series) -> dict:
                            "header": series.header_dict(), "findings": [f.as_dict() for f in series.findings],
                            "settings": DEFAULT_SCAN_SETTINGS.as_dict()}
     return block
+
+
+def _plan_block(plan) -> dict:
+    """The case's ``[plan]`` as plain JSON values (lists, not tuples)."""
+    rp = plan["resection_plane"]
+    return {"length_unit": plan["length_unit"],
+            "resection_plane": {"point": list(rp["point"]), "normal": list(rp["normal"])}}
 
 
 def _at_resolution(m: Measurement) -> Measurement:

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from pmd_envelope.families.guide import MEASURERS as _guide
+
 __all__ = ["MEASURERS"]
 
-MEASURERS = ()
+MEASURERS = (
+    *_guide,
+)

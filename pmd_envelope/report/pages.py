@@ -289,8 +289,12 @@ def _tornado(fig, rect, w):
     ax.set_ylim(-0.75, len(rows) + 0.2)
     if limit is not None:
         ax.axvline(limit, color=_RED, lw=1.2, ls="--")
-        ax.text(limit, top, f" limit {with_unit(number(limit), w['unit'])} " , color=_RED, fontsize=7,
-                va="bottom", ha="left" if sense == "min" else "right", weight="bold")
+        text = f" limit {with_unit(number(limit), w['unit'])} "
+        # on the passing side of the line, unless the axes end there first (every bar fails the limit)
+        room = ((right - limit) if sense == "min" else (limit - left)) * axes_pt / (right - left)
+        passing = room >= text_width(text, 7, bold=True) * 1.1
+        ax.text(limit, top, text, color=_RED, fontsize=7, va="bottom", weight="bold",
+                ha=("left" if sense == "min" else "right") if passing else ("right" if sense == "min" else "left"))
     if worst is not None:
         ax.plot([worst, worst], [-0.45, top], color="black", lw=1.0, ls=":")
         ax.plot([worst], [-0.45], marker="v", color="black", ms=7)
