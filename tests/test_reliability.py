@@ -74,6 +74,38 @@ def test_zero_when_proven_inside_a_bounded_box(tmp_path):
     assert r.status == "zero (proven)" and r.probability == 0.0
 
 
+@pytest.mark.parametrize("dist", ["", NORMAL.format(m=0.5, s=0.1)])
+def test_one_when_every_point_misses(tmp_path, dist):
+    # every point of the box misses the limit (x + 1 <= 2 < 5): P = 1, not 0, and plain Monte Carlo agrees
+    sp = _space(tmp_path, continuous("x", 0.0, 1.0, dist), "x + 1", {"x": 0.0}, 5.0)
+    mc = monte_carlo(sp, DEFAULT_SETTINGS, 6, samples=20_000)
+    r = rare_event(sp, DEFAULT_SETTINGS, 7, monte_carlo=mc)
+    assert mc.failures == mc.samples
+    assert r.probability == 1.0 and r.interval == (1.0, 1.0) and r.probability_form == 1.0
+    assert r.monte_carlo_agreement.startswith("agrees"), r.monte_carlo_agreement
+    if not dist:  # bounded: no surface at all; normal: the surface at x = 4 (u = 35), P = 1 - Phi(-35)
+        assert "centre misses the limit" in r.reason
+
+
+def test_centre_missing_the_limit_is_sampled_by_its_complement(tmp_path):
+    # x ~ N(0, 1), the metric x must reach 2.5: the centre misses: P = P(x < 2.5) = Phi(2.5), beta = -2.5
+    sp = _space(tmp_path, continuous("x", -8.0, 8.0, NORMAL.format(m=0.0, s=1.0)), "x", {"x": 0.0}, 2.5)
+    r = rare_event(sp, DEFAULT_SETTINGS, 9)
+    p = stats.norm.cdf(2.5)
+    assert r.interval[0] <= p <= r.interval[1] and r.probability == pytest.approx(p, rel=1e-3)
+    assert r.probability_form == pytest.approx(p, rel=1e-9) and r.beta == pytest.approx(-2.5, rel=1e-6)
+
+
+def test_half_of_the_levels_miss_everywhere(tmp_path):
+    # level a misses everywhere, level b nowhere: P = weight of a
+    body = (continuous("x", 0.0, 1.0)
+            + '\n[variables.lot]\nkind = "categorical"\nreference = "t"\nweights = { a = 0.25, b = 0.75 }\n'
+              '[variables.lot.levels.a]\nq = 0.0\n[variables.lot.levels.b]\nq = 10.0\n')
+    sp = _space(tmp_path, body, "x + q", {"x": 0.0, "lot": "a"}, 5.0)
+    r = rare_event(sp, DEFAULT_SETTINGS, 8)
+    assert r.probability == pytest.approx(0.25, abs=1e-12) and r.interval == (pytest.approx(0.25), pytest.approx(0.25))
+
+
 def test_categorical_levels_weighted(tmp_path):
     body = (continuous("x", -6.0, 6.0, NORMAL.format(m=0.0, s=1.0))
             + '\n[variables.lot]\nkind = "categorical"\nreference = "t"\nweights = { a = 0.25, b = 0.75 }\n'

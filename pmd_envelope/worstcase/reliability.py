@@ -151,15 +151,20 @@ def design_point(g, m: int, settings: Settings = DEFAULT_SETTINGS):
     return u, False, settings.form_max_iter, evaluations
 
 
-def _importance(g, ustar: np.ndarray, settings: Settings, rng: np.random.Generator):
-    """(P, variance of P, samples) by importance sampling at ``ustar``; stops at the target CV."""
+def _importance(g, ustar: np.ndarray, settings: Settings, rng: np.random.Generator, *, safe: bool = False):
+    """(P, variance of P, samples) by importance sampling at ``ustar``; stops at the target CV.
+
+    P is of the region beyond the limit-state surface as seen from the centre u = 0: the misses
+    (g < 0), or with ``safe`` the points meeting the limit (g >= 0), for a centre that misses.
+    """
     m = len(ustar)
     count, mean, m2 = 0, 0.0, 0.0
     shift = 0.5 * float(ustar @ ustar)
     while count < settings.rare_event_max_samples:
         n = min(settings.rare_event_batch, settings.rare_event_max_samples - count)
         z = rng.standard_normal((n, m))
-        miss = g(ustar[None] + z) < 0
+        gv = g(ustar[None] + z)
+        miss = gv >= 0 if safe else gv < 0
         w = np.where(miss, np.exp(-(z @ ustar) - shift), 0.0)
         count, mean, m2 = merge_batch(count, mean, m2, w)
         var = m2 / max(count - 1, 1) / count
@@ -226,12 +231,23 @@ def rare_event(space: SearchSpace, settings: Settings = DEFAULT_SETTINGS, rng=No
         iterations += it
         evaluations += ev
         if ustar is None:
-            notes.append(f"no design point within |u| <= {_FAR:g} for {combo or 'the box'}: P < Phi(-40)")
+            # no limit-state surface met within |u| <= 40: the whole region is on one side of it,
+            # the side the centre u = 0 is on (found by guide-002, where every sample misses)
+            if float(g(np.zeros((1, m)))[0]) < 0:
+                p += w
+                p_form += w
+                notes.append(f"no design point within |u| <= {_FAR:g} for {combo or 'the box'} and the centre misses "
+                             f"the limit: P > Phi({_FAR:g}), 1 in double precision")
+            else:
+                notes.append(f"no design point within |u| <= {_FAR:g} for {combo or 'the box'}: P < Phi(-{_FAR:g})")
             continue
         if not converged:
             notes.append(f"design-point search not converged in {it} iterations for {combo or 'the box'}")
-        beta_c = math.copysign(float(np.linalg.norm(ustar)), float(g(np.zeros((1, m)))[0]))
-        pc, vc, n = _importance(g, ustar, settings, gen)
+        centre_misses = float(g(np.zeros((1, m)))[0]) < 0
+        beta_c = -float(np.linalg.norm(ustar)) if centre_misses else float(np.linalg.norm(ustar))
+        # a centre that misses: sample the (rare) region that meets the limit, P = 1 - that
+        qc, vc, n = _importance(g, ustar, settings, gen, safe=centre_misses)
+        pc = 1.0 - qc if centre_misses else qc
         samples += n
         evaluations += n
         p += w * pc
