@@ -21,11 +21,23 @@ from pmd_envelope.ledger import GENESIS, Entry, Ledger
 from pmd_envelope.record import content_hash, read_record
 from pmd_envelope.signoff import SignOff, signoff_state
 
-__all__ = ["LedgerRecord", "ledger_records", "select_records", "SELECTIONS", "envelope_of", "version_key"]
+__all__ = ["Excluded", "LedgerRecord", "ledger_records", "select_records", "SELECTIONS", "envelope_of", "version_key"]
 
 #: Which records an analysis counts: ``approved`` = per case, the newest record whose sign-off
 #: state is approved (released); ``latest`` = per case, the newest record whatever its state.
 SELECTIONS = ("approved", "latest")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Excluded:
+    """A record an analysis would have used but cannot, and why."""
+
+    case_id: str
+    record_id: str
+    reason: str
+
+    def as_dict(self) -> dict:
+        return {"case_id": self.case_id, "record_id": self.record_id, "reason": self.reason}
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -52,6 +64,10 @@ class LedgerRecord:
     @property
     def envelope(self) -> tuple[str, str]:
         return envelope_of(self.entry)
+
+    def excluded(self) -> Excluded:
+        """This record as left out of an analysis, with its problem as the reason."""
+        return Excluded(case_id=self.entry.case_id, record_id=self.entry.record_id, reason=self.problem)
 
 
 def envelope_of(entry: Entry) -> tuple[str, str]:

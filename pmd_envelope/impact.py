@@ -35,7 +35,7 @@ from dataclasses import dataclass
 
 from pmd_envelope.conformance import CONFORMING, check_parameters
 from pmd_envelope.envelope import Envelope
-from pmd_envelope.evidence import LedgerRecord, ledger_records, version_key
+from pmd_envelope.evidence import Excluded, LedgerRecord, ledger_records, version_key
 from pmd_envelope.ledger import Ledger
 from pmd_envelope.measure.records import Measurement
 from pmd_envelope.resolution import at_resolution
@@ -115,7 +115,7 @@ class Impact:
     considered: int
     other_versions: int
     cases: tuple[CaseImpact, ...]
-    excluded: tuple[tuple[str, str, str], ...]
+    excluded: tuple[Excluded, ...]
 
     def as_dict(self) -> dict:
         return {"ledger": self.ledger, "envelope": {"id": self.envelope_id, "version": self.version,
@@ -123,7 +123,7 @@ class Impact:
                 "earlier_versions": list(self.earlier_versions), "considered": self.considered,
                 "other_versions": self.other_versions, "affected": sum(c.listed for c in self.cases),
                 "cases": [c.as_dict() for c in self.cases],
-                "excluded": [{"case_id": c, "record_id": r, "reason": why} for c, r, why in self.excluded],
+                "excluded": [x.as_dict() for x in self.excluded],
                 "method": "stored measurements re-decided under the new version by validate's code (check_parameters, "
                           "worst_cases_of_design, decision_reasons) with the record's settings; nothing re-measured, "
                           "nothing written; verdicts compared without the envelope-status reason"}
@@ -153,7 +153,7 @@ def envelope_impact(ledger: Ledger, new: Envelope) -> Impact:
     records = [r for r in ledger_records(ledger) if r.envelope[0] == new.id]
     earlier = [r for r in records if version_key(r.envelope[1]) < version_key(new.version)]
     cases = tuple(_case(r, new) for r in earlier if r.usable)
-    excluded = tuple((r.entry.case_id, r.entry.record_id, r.problem) for r in earlier if not r.usable)
+    excluded = tuple(r.excluded() for r in earlier if not r.usable)
     return Impact(ledger=str(ledger.path), envelope_id=new.id, version=new.version, status=new.status,
                   sha256=new.sha256, earlier_versions=tuple(sorted({r.envelope[1] for r in earlier}, key=version_key)),
                   considered=len(earlier), other_versions=len(records) - len(earlier), cases=cases, excluded=excluded)

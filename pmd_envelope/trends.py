@@ -25,10 +25,10 @@ from __future__ import annotations
 import datetime as _dt
 from dataclasses import dataclass
 
-from pmd_envelope.evidence import LedgerRecord, ledger_records, select_records, version_key
+from pmd_envelope.evidence import Excluded, LedgerRecord, ledger_records, select_records, version_key
 from pmd_envelope.ledger import Ledger
 
-__all__ = ["NEAR_FRACTION", "Point", "ItemTrend", "EnvelopeTrend", "Excluded", "Trends", "envelope_trends"]
+__all__ = ["NEAR_FRACTION", "Point", "ItemTrend", "EnvelopeTrend", "Trends", "envelope_trends"]
 
 #: "Within 10 % of a limit" (issue 14 item 4): the share of the range (or of the limit) a margin
 #: must stay within to count as near the limit.
@@ -174,18 +174,6 @@ class EnvelopeTrend:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Excluded:
-    """A record that would have been counted but cannot be used, and why."""
-
-    case_id: str
-    record_id: str
-    reason: str
-
-    def as_dict(self) -> dict:
-        return {"case_id": self.case_id, "record_id": self.record_id, "reason": self.reason}
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
 class Trends:
     """The outcome of :func:`envelope_trends`."""
 
@@ -241,8 +229,7 @@ def envelope_trends(ledger: Ledger, *, selection: str = "approved", envelope: st
     now = (now or _dt.datetime.now(_dt.timezone.utc)).astimezone(_dt.timezone.utc).replace(microsecond=0)
     every = ledger_records(ledger)
     chosen = [r for r in select_records(every, selection) if envelope is None or r.envelope[0] == envelope]
-    excluded = tuple(Excluded(case_id=r.entry.case_id, record_id=r.entry.record_id, reason=r.problem)
-                     for r in chosen if not r.usable)
+    excluded = tuple(r.excluded() for r in chosen if not r.usable)
     usable = [r for r in chosen if r.usable]
     by_version: dict[tuple[str, str], list[LedgerRecord]] = {}
     for r in usable:
