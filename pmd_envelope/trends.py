@@ -89,6 +89,7 @@ class ItemTrend:
     near_band: float | None
     near_basis: str
     points: tuple[Point, ...]
+    range: tuple[float, float] | None = None  # the parameter's min and max over all its checks, when both exist
 
     def __post_init__(self):
         if self.kind not in ("parameter", "metric"):
@@ -151,7 +152,8 @@ class ItemTrend:
     def as_dict(self) -> dict:
         return {"kind": self.kind, "name": self.name, "statistic": self.statistic, "unit": self.unit,
                 "label": self.label, "lower": self.lower, "upper": self.upper, "uncertainty": self.uncertainty,
-                "near_band": self.near_band, "near_basis": self.near_basis, "n": len(self.points),
+                "near_band": self.near_band, "near_basis": self.near_basis,
+                "range": None if self.range is None else list(self.range), "n": len(self.points),
                 "measured": len(self.measured), "not_measured": self.not_measured, "min": self.minimum,
                 "max": self.maximum, "near": self.near, "near_fraction": self.near_fraction, "beyond": self.beyond,
                 "decisions": self.decisions(), "points": [p.as_dict() for p in self.points]}
@@ -271,10 +273,14 @@ def _group(key: tuple[str, str], records: list[LedgerRecord]) -> EnvelopeTrend:
             band = NEAR_FRACTION * abs(limit) if limit else None
             basis = f"10 % of the limit {limit:g} {meta['unit']}" if limit else "no band: the limit is 0"
         points = tuple(_point(r, kind, name, stat) for r in records)
+        both = ranges.get(name) if kind == "parameter" and None not in ranges.get(name, [None]) else None
         out.append(ItemTrend(kind=kind, name=name, statistic=stat, unit=meta["unit"], lower=meta["lower"],
                              upper=meta["upper"], uncertainty=meta["u"], near_band=band, near_basis=basis,
-                             points=points))
-    out.sort(key=lambda i: (i.kind != "parameter", i.name, i.statistic not in ("value", "worst case"), i.statistic))
+                             points=points, range=tuple(both) if both else None))
+    # in the order the records list their measurements (the pipeline's: mesh, then scan and request), then by name
+    order = {m["parameter"]: n for n, m in enumerate(records[0].record.get("measurements", []))}
+    out.sort(key=lambda i: (i.kind != "parameter", order.get(i.name, len(order)), i.name,
+                            i.statistic not in ("value", "worst case"), i.statistic))
     env = records[0].record["envelope"]
     return EnvelopeTrend(envelope_id=key[0], version=key[1], status=env.get("status", ""),
                          sha256=tuple(sorted({r.record["envelope"]["sha256"] for r in records})),

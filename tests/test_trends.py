@@ -154,6 +154,7 @@ def test_page_is_self_contained_and_deterministic(evidence, tmp_path):
     assert _strip_time(page) == _strip_time((b / "index.html").read_text())
     figures = sorted(p.name for p in (a / "figures").glob("*.png"))
     assert figures and figures == sorted(p.name for p in (b / "figures").glob("*.png"))
+    assert "cranial-plate-ti64-lpbf_1.0.0_overview.png" in figures
     for name in figures:
         assert (a / "figures" / name).read_bytes() == (b / "figures" / name).read_bytes(), name
     # every figure is embedded, byte for byte; nothing is fetched from anywhere

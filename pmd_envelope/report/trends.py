@@ -40,12 +40,13 @@ _DPI = 100             # 960 x 330 px: sharp at the page's width, ~25-40 kB per 
 _DECISION_COLOUR = {"conforming": "#1b7837", "passed": "#1b7837", "nonconforming": "#b2182b", "failed": "#b2182b",
                     "indeterminate": "#e08214", "not_evaluated": "#777777"}
 _LIMIT, _GUARD, _NEAR = "#b2182b", "#fdb863", "#7b3294"
-_BINS = 24  # bins over the drawn range: each ~4 % of it, so "within 10 % of a limit" spans 2-3 bins
+_BINS = 24  # bins over the drawn range of a one-sided item (a two-sided one: 20 over its range)
 
 
-def figure_name(group, item) -> str:
-    """File name of an item's figure: ``<envelope id>_<version>_<item key>.png``."""
-    return f"{group.envelope_id}_{group.version}_{item.key}.png"
+def figure_name(group, item=None) -> str:
+    """File name of an item's figure, ``<envelope id>_<version>_<item key>.png``, or of the group's
+    overview, ``<envelope id>_<version>_overview.png``."""
+    return f"{group.envelope_id}_{group.version}_{'overview' if item is None else item.key}.png"
 
 
 def render_trends(trends) -> dict[str, bytes]:
@@ -65,6 +66,8 @@ def render_trends(trends) -> dict[str, bytes]:
     figures: dict[str, bytes] = {}
     with matplotlib.rc_context(_RC):
         for g in trends.groups:
+            if any(i.measured and i.near_band is not None for i in g.items):
+                figures[figure_name(g)] = _overview_figure(plt, g)
             for item in g.items:
                 if item.measured:
                     figures[figure_name(g, item)] = _item_figure(plt, item)
@@ -77,9 +80,9 @@ def render_trends(trends) -> dict[str, bytes]:
 def _x_range(item) -> tuple[float, float]:
     values = [p.value for p in item.measured]
     limits = [x for x in (item.lower, item.upper) if x is not None]
-    if item.lower is not None and item.upper is not None:
-        pad = 0.1 * (item.upper - item.lower)
-        lo, hi = item.lower - pad, item.upper + pad
+    if item.range is not None:  # a parameter limited on both sides (by this check or its other one)
+        pad = 0.1 * (item.range[1] - item.range[0])
+        lo, hi = item.range[0] - pad, item.range[1] + pad
     else:  # one-sided: drawn from zero, as the report does
         top = max(limits + values)
         lo, hi = min(0.0, *values), 1.1 * top if top > 0 else 1.0
@@ -88,6 +91,61 @@ def _x_range(item) -> tuple[float, float]:
     lo, hi = min(lo, *(x - 2 * u for x in limits)), max(hi, *(x + 2 * u for x in limits))
     span = hi - lo or 1.0
     return lo - 0.02 * span, hi + 0.02 * span
+
+
+def _png(plt, fig) -> bytes:
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=_DPI, metadata={"Software": None})
+    plt.close(fig)
+    return buf.getvalue()
+
+
+#: The overview's x range [fraction of the range, or of the limit]: a margin beyond it is drawn at its edge.
+_OVERVIEW_X = (-0.25, 1.0)
+
+
+def _overview_figure(plt, group) -> bytes:
+    """Every item in one chart: each design's margin to its nearest limit as a fraction of the
+    parameter's range (or of the limit), so 0 is at the limit and 0.1 is the 10 % line."""
+    items = [i for i in group.items if i.measured and i.near_band is not None]
+    fig, ax = plt.subplots(figsize=(_FIGSIZE[0], 0.95 + 0.34 * len(items)))
+    lo, hi = _OVERVIEW_X
+    ax.axvspan(lo, 0.0, color=_LIMIT, alpha=0.12, lw=0)
+    ax.axvspan(0.0, 0.1, facecolor="none", edgecolor=_NEAR, hatch="///", lw=0, alpha=0.45)
+    ax.axvline(0.0, color=_LIMIT, lw=1.6)
+    for row, it in enumerate(items):
+        scale = it.near_band / 0.1
+        if it.uncertainty:
+            ax.plot([-it.uncertainty / scale, it.uncertainty / scale], [row, row], color=_GUARD, lw=7,
+                    solid_capstyle="butt", alpha=0.8, zorder=2)
+        for j, p in enumerate(it.measured):
+            x = p.margin / scale
+            clipped = x > hi or x < lo
+            x = min(max(x, lo), hi)
+            jitter = 0.22 * (((j * 7) % 5) / 4 - 0.5)  # deterministic spread so equal values stay visible
+            ax.plot([x], [row + jitter], ">" if clipped and x == hi else "<" if clipped else "o", ms=5,
+                    color=_DECISION_COLOUR.get(p.decision, "#333"), alpha=0.85, zorder=3)
+    ax.set_yticks(range(len(items)), [f"{i.label} [{i.unit}]" for i in items])
+    ax.set_ylim(len(items) - 0.5, -0.5)
+    ax.set_xlim(lo, hi + 0.03)
+    ax.set_xlabel("margin to the nearest limit, as a fraction of the range (one-sided: of the limit); "
+                  "0 = at the limit, > at the edge: farther")
+    ax.set_title(f"Where the {len(group.cases)} designs sit: 10 % zone hatched, ±U guard band orange, "
+                 "beyond the limit shaded red", loc="left")
+    ax.grid(axis="x", color="#dddddd", lw=0.6)
+    fig.tight_layout()
+    return _png(plt, fig)
+
+
+def _bin_edges(item, x0: float, x1: float):
+    """Histogram bins with a limit on a bin edge, so that no bar straddles a limit: 1/20 of the
+    parameter's range (two bins = the 10 % zone), else 1/24 of the drawn range."""
+    import numpy as np
+
+    anchor = next(x for x in (item.lower, item.upper, *(item.range or ())) if x is not None)
+    width = (item.range[1] - item.range[0]) / 20 if item.range is not None else (x1 - x0) / _BINS
+    k0, k1 = int(np.floor((x0 - anchor) / width)), int(np.ceil((x1 - anchor) / width))
+    return anchor + width * np.arange(k0, k1 + 1)
 
 
 def _item_figure(plt, item) -> bytes:
@@ -100,6 +158,9 @@ def _item_figure(plt, item) -> bytes:
     unit = item.unit
     # -- where the designs sit
     u = item.uncertainty or 0.0
+    if item.range is not None:  # the parameter's other limit, checked on another statistic: drawn faint
+        for other in (x for x in item.range if x not in (item.lower, item.upper)):
+            ax.axvline(other, color=_LIMIT, lw=1.0, ls=(0, (4, 3)), alpha=0.45, zorder=3)
     for lim in (item.lower, item.upper):
         if lim is None:
             continue
@@ -109,11 +170,11 @@ def _item_figure(plt, item) -> bytes:
     if item.near_band is not None:
         if item.lower is not None:
             ax.axvspan(item.lower, item.lower + item.near_band, facecolor="none", edgecolor=_NEAR, hatch="///",
-                       lw=0, alpha=0.45, zorder=1)
+                       lw=0, alpha=0.6, zorder=2.5)
         if item.upper is not None:
             ax.axvspan(item.upper - item.near_band, item.upper, facecolor="none", edgecolor=_NEAR, hatch="///",
-                       lw=0, alpha=0.45, zorder=1)
-    edges = np.linspace(x0, x1, _BINS + 1)
+                       lw=0, alpha=0.6, zorder=2.5)
+    edges = _bin_edges(item, x0, x1)
     counts, _ = np.histogram(values, bins=edges)
     ax.bar(edges[:-1], counts, width=np.diff(edges), align="edge", color="#4393c3", edgecolor="white", lw=0.6,
            zorder=2)
@@ -136,6 +197,9 @@ def _item_figure(plt, item) -> bytes:
     from matplotlib.lines import Line2D
 
     handles = [Line2D([], [], color=_LIMIT, lw=1.6, label="limit")]
+    if item.range is not None and (item.lower is None or item.upper is None):
+        handles.append(Line2D([], [], color=_LIMIT, lw=1.0, ls=(0, (4, 3)), alpha=0.45,
+                              label="other limit (another statistic)"))
     if u > 0:
         handles.append(Patch(color=_GUARD, alpha=0.55, label=f"guard band ±U (U = {u:g})"))
     if item.near_band is not None:
@@ -165,14 +229,11 @@ def _item_figure(plt, item) -> bytes:
     locator = mdates.AutoDateLocator(minticks=3, maxticks=6)
     at.xaxis.set_major_locator(locator)
     at.xaxis.set_major_formatter(mdates.ConciseDateFormatter(locator))
-    at.set_ylabel(f"margin to nearest limit [{unit}]")
+    at.set_ylabel(f"margin to {'the' if item.kind == 'metric' else 'nearest'} limit [{unit}]")
     at.set_xlabel("record created (UTC)")
     at.set_title("margin over time (≥ 0 inside the limit)", loc="left")
     fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=_DPI, metadata={"Software": None})
-    plt.close(fig)
-    return buf.getvalue()
+    return _png(plt, fig)
 
 
 # -- page ------------------------------------------------------------------------------------------
@@ -243,6 +304,10 @@ def _page(trends, figures: dict[str, bytes]) -> str:
                        f"<td>{_num(it.minimum)}</td><td>{_num(it.maximum)}</td><td>{frac}</td><td>{it.beyond}</td>"
                        f"<td class=l>{e(decisions)}</td></tr>")
         out.append("</table>")
+        if figure_name(g) in figures:
+            data = base64.b64encode(figures[figure_name(g)]).decode("ascii")
+            out.append('<img alt="Every item: each design\'s margin to its nearest limit as a fraction of the range" '
+                       f'src="data:image/png;base64,{data}">')
         for it in g.items:
             out.append(f"<h3>{e(it.label)} [{e(it.unit)}]</h3>")
             name = figure_name(g, it)
