@@ -175,3 +175,66 @@ def test_tampered_record_is_left_out(trend_designs, tmp_path, capsys):
     assert x.case_id == "cap-122" and x.record_id == recs[1]["record_id"] and "differs from the bytes" in x.reason
     assert main(["impact", str(new), "--out", str(out)]) == 1
     assert "LEFT OUT cap-122" in capsys.readouterr().out
+
+
+def _schema_1_0(rec: dict) -> dict:
+    """``rec`` as schema 1.0 wrote it: reals at full precision, content hashed as stored."""
+    import copy
+
+    from pmd_envelope.record import content_hash
+
+    old = copy.deepcopy(rec)
+    old["schema_version"] = "1.0"
+    wall = next(m for m in old["measurements"] if m["parameter"] == "wall_thickness")
+    wall["value"] += 3.1e-10  # below the 7-digit resolution: 1.0 wrote such digits
+    wall["statistics"]["mean"] += 2.7e-10
+    old["integrity"]["canonicalisation"] = "JSON, keys sorted, separators (',', ':'), UTF-8, no NaN"
+    old["integrity"]["content_sha256"] = content_hash(old)
+    return old
+
+
+def test_schema_1_0_record_is_redecided_from_its_full_precision_values(trend_designs, tmp_path):
+    from pmd_envelope.ledger import commit_evidence
+    from trends_evidence import restamp
+
+    out = tmp_path / "ev"
+    rec = _schema_1_0(restamp(trend_designs["cap-122"], dt_utc()))
+    commit_evidence(out, rec, b"%PDF-fake")
+    assert json.loads(record_path(out, rec).read_text())["measurements"][0]["value"] != \
+        trend_designs["cap-122"]["measurements"][0]["value"]
+    same = _impact(out, draft(tmp_path / "envelopes", "1.0.1"))
+    (c,) = same.cases
+    assert c.status == UNCHANGED  # rounded as validate rounds: the same decisions
+    tightened = _impact(out, draft(tmp_path / "envelopes", "1.3.0", ("min = -0.1\nmax = 0.1", "min = -0.3\nmax = 0.3")))
+    (c,) = tightened.cases
+    assert c.status == AFFECTED and c.new_design_verdict == "nonconforming"
+
+
+def dt_utc():
+    import datetime as dt
+
+    return dt.datetime(2026, 10, 1, 9, 0, 0, tzinfo=dt.timezone.utc)
+
+
+def test_old_layout_record_superseded_at_its_path_is_named_not_used(trend_designs, tmp_path, capsys):
+    """Before 0.2 a case's record.json was replaced by each re-validation: the earlier record is gone."""
+    from pmd_envelope.ledger import record_entry_fields
+    from pmd_envelope.record import record_bytes
+    from pmd_envelope.trends import envelope_trends
+    from trends_evidence import restamp
+
+    out = tmp_path / "ev"
+    first, second = restamp(trend_designs["cranial-001"], dt_utc()), restamp(trend_designs["cranial-001"], dt_utc())
+    with open_ledger(out / "ledger.sqlite", create=True) as ledger:
+        for rec in (first, second):
+            data = record_bytes(rec)
+            (out / "cranial-001").mkdir(parents=True, exist_ok=True)
+            (out / "cranial-001" / "record.json").write_bytes(data)
+            ledger.append(record_entry_fields(rec, "cranial-001/record.json", data))
+    result = _impact(out, draft(tmp_path / "envelopes", "1.0.1"))
+    assert [c.record_id for c in result.cases] == [second["record_id"]]
+    (x,) = result.excluded
+    assert x.record_id == first["record_id"] and "superseded" in x.reason
+    with open_ledger(out / "ledger.sqlite") as ledger:
+        t = envelope_trends(ledger, selection="latest")
+    assert t.counted == 1 and not t.excluded and t.groups[0].items[0].points[0].record_id == second["record_id"]
