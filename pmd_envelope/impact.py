@@ -186,6 +186,19 @@ def _not_redecidable(record: dict, new: Envelope, measured: dict[str, Measuremen
     """Why the stored measurements cannot decide the new version's parameters (empty when they can)."""
     checked = {c["parameter"] for c in record.get("checks", [])}
     out = []
+    # The integrity gate took the envelope's expected body count and plausible size; the record keeps
+    # the gate's outcome, not the mesh, so a change of either needs the design gated again.
+    gate = record.get("mesh_integrity") or {}
+    if gate.get("expected_bodies") != new.expected_bodies:
+        out.append(Change(item="expected_bodies", kind="re-measure", old=str(gate.get("expected_bodies")),
+                          new=str(new.expected_bodies),
+                          detail=f"{new.version} expects {new.expected_bodies} bodies, the record's gate expected "
+                                 f"{gate.get('expected_bodies')}: cannot be re-decided without re-measuring"))
+    window = f"[{new.plausible_size[0]:g}, {new.plausible_size[1]:g}]"
+    if window not in str(gate.get("unit_check", "")):
+        out.append(Change(item="plausible_size", kind="re-measure", old=None, new=window,
+                          detail=f"the record's unit check was not made against {new.version}'s plausible size "
+                                 f"{window} mm: cannot be re-decided without re-measuring"))
     for p in new.parameters:
         m = measured.get(p.name)
         if m is None:
@@ -311,7 +324,7 @@ def _worst_changes(rec: dict, worst, unmeasured, new: Envelope) -> tuple[list[Ch
         if (o is None) != (n is None):
             changes.append(Change(item=name, kind="evaluated", old="evaluated" if o else "not evaluated",
                                   new="evaluated" if n else "not evaluated",
-                                  detail=(not_now.get(name) if n is None else
+                                  detail=(not_now.get(name, f"{new.version} has no metric {name}") if n is None else
                                           f"worst case now evaluated: {n.value:.4g} {n.unit}, "
                                           f"{'meets' if n.passed else 'misses'} the limit {n.limit:g}")))
             continue
@@ -332,8 +345,9 @@ def _worst_changes(rec: dict, worst, unmeasured, new: Envelope) -> tuple[list[Ch
         new_cfg = {}
         for k, v in n.limiting_configuration:
             var = variables.get(k)
-            new_cfg[k] = _position(v, var.min, var.max) if var is not None and var.is_continuous else (
-                v if isinstance(v, str) else f"{at_resolution(float(v)):.7g}")
+            # a bound is compared with a bound only when the record shows its own bounds (its sensitivities)
+            known = var is not None and var.is_continuous and (k in bounds or k not in old_cfg)
+            new_cfg[k] = _position(v, var.min, var.max) if known else _position(v, None, None)
         moved = [f"{k}: {old_cfg.get(k, 'absent')} -> {new_cfg.get(k, 'absent')}"
                  for k in sorted(set(old_cfg) | set(new_cfg)) if old_cfg.get(k) != new_cfg.get(k)]
         if moved:

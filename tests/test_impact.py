@@ -238,3 +238,13 @@ def test_old_layout_record_superseded_at_its_path_is_named_not_used(trend_design
     with open_ledger(out / "ledger.sqlite") as ledger:
         t = envelope_trends(ledger, selection="latest")
     assert t.counted == 1 and not t.excluded and t.groups[0].items[0].points[0].record_id == second["record_id"]
+
+
+def test_changed_integrity_gate_inputs_need_the_design_gated_again(evidence, tmp_path):
+    out, _ = evidence
+    new = draft(tmp_path / "envelopes", "1.6.0", ("min = 20.0\nmax = 250.0", "min = 20.0\nmax = 200.0"),
+                ("expected_bodies = 1 ", "expected_bodies = 2 "))
+    result = _impact(out, new)
+    for c in result.cases:
+        assert c.status == NOT_REDECIDABLE
+        assert {ch.item for ch in c.changes} == {"plausible_size", "expected_bodies"}
