@@ -284,7 +284,7 @@ def _check_changes(rec: dict, checks) -> list[Change]:
             was = "" if o is None else f" (was {o['decision']} against " + " and ".join(
                 s for s in (f">= {o['min']:g}" if o["min"] is not None else "",
                             f"<= {o['max']:g}" if o["max"] is not None else "") if s) + f", U = {o['uncertainty']:g})"
-            detail = f"{od or 'not checked'} -> {nd}: stored value " + \
+            detail = "stored value " + \
                      (f"{n.value:.7g} {n.unit}" if n.value is not None else "null") + \
                      f" against {limits} {n.unit}, U = {n.uncertainty:g}{was}"
         out.append(Change(item=label, kind="check", old=od, new=nd, detail=detail))
@@ -332,8 +332,9 @@ def _worst_changes(rec: dict, worst, unmeasured, new: Envelope) -> tuple[list[Ch
         if bool(o["passed"]) != bool(n.passed):
             changes.append(Change(item=name, kind="worst_case", old="meets limit" if o["passed"] else "misses limit",
                                   new="meets limit" if n.passed else "misses limit",
-                                  detail=f"worst case {o['value']:.4g} -> {n.value:.4g} {n.unit} against limit "
-                                         f"{op} {o['limit']:g} -> {op} {n.limit:g} {n.unit}"))
+                                  detail=f"worst case {o['value']:.4g} -> {n.value:.4g} {n.unit} against the limit "
+                                         + (f"{op} {n.limit:g} {n.unit}" if o["limit"] == n.limit else
+                                            f"{op} {o['limit']:g} -> {op} {n.limit:g} {n.unit}")))
         if bool(o["coverage"]["covered"]) != bool(n.coverage.covered):
             changes.append(Change(item=name, kind="coverage", old="covered" if o["coverage"]["covered"] else "not covered",
                                   new="covered" if n.coverage.covered else "not covered",

@@ -200,3 +200,20 @@ def test_page_renders_in_a_real_browser(evidence, tmp_path):
     blue = np.all(np.abs(img - np.array([0x43, 0x93, 0xc3]) / 255) < 0.04, axis=-1)
     assert blue.sum() > 500, "no figure was painted"
     assert img.std() > 0.1
+
+
+def test_envelope_filter_and_json(evidence, tmp_path, capsys):
+    out, _ = evidence
+    capsys.readouterr()
+    assert main(["trends", "--out", str(out), "--envelope", "mandible-plate-ti64-lpbf", "-o", str(tmp_path / "m"),
+                 "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["counted"] == 0 and doc["groups"] == [] and doc["envelope"] == "mandible-plate-ti64-lpbf"
+    assert "for envelope mandible-plate-ti64-lpbf" in (tmp_path / "m" / "index.html").read_text()
+    assert main(["trends", "--out", str(out), "--envelope", "cranial-plate-ti64-lpbf", "--all-latest",
+                 "-o", str(tmp_path / "c"), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    (g,) = doc["groups"]
+    assert doc["counted"] == 6 and doc["selection"] == "latest" and g["version"] == "1.0.0"
+    wall = next(i for i in g["items"] if i["name"] == "wall_thickness" and i["statistic"] == "value")
+    assert wall["n"] == 6 and wall["range"] == [1.0, 3.0] and wall["near"] == 1  # cranial-003, 1.08 mm
