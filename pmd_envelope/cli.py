@@ -197,6 +197,56 @@ def build_parser() -> argparse.ArgumentParser:
                                                             "signature must use a listed key under its name")
     rv.add_argument("--json", action="store_true", help="print JSON instead of text")
     rv.set_defaults(func=_cmd_records_verify)
+    tr = sub.add_parser("trends", help="envelope utilisation: where the released designs sit in each range (HTML + PNG)",
+                        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=(
+                            "example:\n  pmd-envelope trends --out evidence --envelope cranial-plate-ti64-lpbf -o trends\n\n"
+                            "exit codes:\n  0  written (a page over zero records says so)\n"
+                            "  1  written, but at least one record was left out because it does not verify "
+                            "against the ledger (each is named)\n"
+                            "  2  no ledger, a ledger whose hash chain is broken, or an output folder that cannot "
+                            "be written\n"),
+                        description="Read the ledger's records (nothing re-measured) and draw, per envelope version, "
+                                    "parameter and metric, where the counted designs sit inside their range: "
+                                    "histograms against the limits and the ISO 14253-1 guard bands (limit +- U), "
+                                    "margins over time, and the fraction within 10 %% of a limit; writes "
+                                    "FOLDER/index.html (self-contained: figures embedded, no network) and "
+                                    "FOLDER/figures/*.png. Counted: the newest approved (released) record of each "
+                                    "case, or with --all-latest the newest record of each case. Each record file is "
+                                    "checked against its ledger entry first; one that does not match is left out "
+                                    "and named.")
+    _ledger_options(tr)
+    tr.add_argument("--envelope", metavar="ID", help="only records of this envelope id")
+    tr.add_argument("--all-latest", action="store_true",
+                    help="count the newest record of each case whatever its sign-off state (default: the newest "
+                         "approved record of each case)")
+    tr.add_argument("-o", "--output", metavar="FOLDER", default="trends",
+                    help="folder for index.html and figures/ (default: ./trends)")
+    tr.add_argument("--json", action="store_true", help="print the numbers as JSON instead of a summary")
+    tr.set_defaults(func=_cmd_trends)
+
+    im = sub.add_parser("impact", help="which recorded designs a new envelope version would decide differently",
+                        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=(
+                            "example:\n  pmd-envelope impact envelopes/cranial-plate-ti64-lpbf/1.1.0.toml --out evidence\n\n"
+                            "exit codes:\n  0  no recorded design is affected\n"
+                            "  1  at least one design is affected, cannot be re-decided without re-measuring, or "
+                            "was left out because its record does not verify (each is listed)\n"
+                            "  2  bad input: unreadable envelope file, no ledger, a broken ledger\n"),
+                        description="For every record in the ledger made against an earlier version of the "
+                                    "envelope NEW_ENVELOPE names, re-decide conformance and re-run the worst case "
+                                    "from the record's stored measurements (7 significant digits) under the new "
+                                    "version, by the same code as validate, and list each design whose verdict, "
+                                    "check decisions, worst-case outcome or limiting configuration changes, with "
+                                    "the reason. Nothing is re-measured and nothing is written (the ledger is only "
+                                    "read). A parameter the record never measured (or measured by another method) "
+                                    "makes the design 'cannot be re-decided without re-measuring'. The verdicts are "
+                                    "compared without the envelope-status reason, so a draft's what-if is "
+                                    "readable; the output says when the new version is not released.")
+    im.add_argument("envelope_file", metavar="NEW_ENVELOPE", help="the new envelope version file")
+    _ledger_options(im)
+    im.add_argument("--all", action="store_true", help="list the unaffected designs too")
+    im.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    im.set_defaults(func=_cmd_impact)
+
     st = sub.add_parser("selftest", help="qualify this installation (IQ/OQ): packages, file hashes, known answers",
                         formatter_class=argparse.RawDescriptionHelpFormatter, epilog=(
                             "example:\n  pmd-envelope selftest --out selftest\n\n"
@@ -653,6 +703,82 @@ def _cmd_records_verify(args) -> int:
         print("verified: every hash, link, file and signature checks" if result.ok
               else f"NOT VERIFIED: {len(result.problems)} break(s)")
     return EXIT_OK if result.ok else EXIT_NONCONFORMING
+
+
+def _cmd_trends(args) -> int:
+    from pmd_envelope.errors import InputFileError
+    from pmd_envelope.ledger import open_ledger
+    from pmd_envelope.record import write_atomic
+    from pmd_envelope.report.trends import render_trends
+    from pmd_envelope.trends import envelope_trends
+
+    with open_ledger(_ledger_path(args)) as ledger:
+        result = envelope_trends(ledger, selection="latest" if args.all_latest else "approved",
+                                 envelope=args.envelope)
+    files = render_trends(result)
+    out = Path(args.output)
+    try:
+        for name, data in sorted(files.items()):  # the page last: it is complete only when every figure is
+            if name != "index.html":
+                write_atomic(out / name, data)
+        write_atomic(out / "index.html", files["index.html"])
+    except OSError as exc:
+        raise InputFileError(out, f"cannot write the trends page ({exc.strerror or exc}); choose a writable "
+                                  "--output FOLDER") from None
+    if args.json:
+        print(json.dumps(result.as_dict(), indent=2, sort_keys=True, allow_nan=False))
+    else:
+        print(f"counted {result.counted} record(s) of {result.ledger_records} in {result.ledger}: {result.what}")
+        if not result.groups:
+            print("nothing to draw: no " + ("approved (released) " if result.selection == "approved" else "")
+                  + "record" + (" of that envelope" if result.envelope else ""))
+        for g in result.groups:
+            print(f"{g.envelope_id} {g.version}: {len(g.cases)} design(s)")
+            for it in g.items:
+                near = "-" if it.near_fraction is None else f"{it.near}/{len(it.measured)} within 10 % of a limit"
+                print(f"  {it.label:34s} n={len(it.points):<3d} not measured {it.not_measured:<3d} "
+                      f"min {_g(it.minimum):>10s} max {_g(it.maximum):>10s} {it.unit:4s} {near}")
+        for x in result.excluded:
+            print(f"LEFT OUT {x.case_id} {x.record_id}: {x.reason}")
+        print(f"wrote {out / 'index.html'} ({len(files) - 1} figure(s) in {out / 'figures'})")
+    return EXIT_NONCONFORMING if result.excluded else EXIT_OK
+
+
+def _g(x) -> str:
+    return "-" if x is None else f"{x:.4g}"
+
+
+def _cmd_impact(args) -> int:
+    from pmd_envelope.envelope import load_envelope
+    from pmd_envelope.impact import envelope_impact
+    from pmd_envelope.ledger import open_ledger
+
+    new = load_envelope(args.envelope_file)
+    with open_ledger(_ledger_path(args)) as ledger:
+        result = envelope_impact(ledger, new)
+    if args.json:
+        print(json.dumps(result.as_dict(), indent=2, sort_keys=True, allow_nan=False))
+    else:
+        print(f"impact of {new.id} {new.version} ({new.status}) on {result.considered} record(s) made against "
+              f"earlier versions ({', '.join(result.earlier_versions) or 'none'}); nothing re-measured, nothing written")
+        if new.status != "released":
+            print(f"note: {new.id} {new.version} is '{new.status}': verdicts are compared as if it were released "
+                  "(the envelope-status reason left out on both sides)")
+        shown = [c for c in result.cases if args.all or c.listed]
+        for c in shown:
+            print(f"{c.case_id}  record {c.record_id[:8]}  {c.old_version} -> {new.version}: {c.status.upper()}  "
+                  f"design verdict {c.old_design_verdict} -> {c.new_verdict or 'not re-decided'}")
+            for ch in c.changes:
+                print(f"  - {ch.item} [{ch.kind}]" + (f" {ch.old} -> {ch.new}" if ch.kind != "re-measure" else "")
+                      + f": {ch.detail}")
+            if args.all:
+                for n in c.notes:
+                    print(f"  note: {n}")
+        for x in result.excluded:
+            print(f"LEFT OUT {x.case_id} {x.record_id}: {x.reason}")
+        print(f"{sum(c.listed for c in result.cases)} of {len(result.cases)} design(s) affected"
+              + (f"; {len(result.excluded)} record(s) left out" if result.excluded else ""))
+    return EXIT_NONCONFORMING if result.excluded or any(c.listed for c in result.cases) else EXIT_OK
 
 
 def _cmd_selftest(args) -> int:

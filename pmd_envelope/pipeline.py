@@ -28,7 +28,8 @@ from pmd_envelope.settings import DEFAULT_SETTINGS, Settings
 from pmd_envelope.worstcase import WorstCase, worst_case
 from pmd_envelope.worstcase.metric import format_configuration
 
-__all__ = ["Validation", "validate", "write_evidence", "locate_envelope_dir"]
+__all__ = ["Validation", "validate", "write_evidence", "locate_envelope_dir", "worst_cases_of_design",
+           "decision_reasons"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -94,7 +95,6 @@ def validate(case_path: str | Path, *, envelope_dir: str | Path | None = None,
     series = _read_series(case, case_file)
     scan = resolve_scan(case, series, case_file)
     mesh = load_mesh(case.design_mesh, case.design_units, weld_relative_tolerance=settings.weld_relative_tolerance)
-    names = {p.name: p for p in envelope.parameters}
     anatomy = (load_mesh(case.anatomy_mesh, case.anatomy_units, weld_relative_tolerance=settings.weld_relative_tolerance)
                if case.anatomy_mesh is not None else None)
     mm = measure_design(mesh, settings, envelope, anatomy=anatomy, plan=case.plan)
@@ -105,15 +105,7 @@ def validate(case_path: str | Path, *, envelope_dir: str | Path | None = None,
     worst: tuple[WorstCase, ...] = ()
     unmeasured: list[dict] = []
     if mm.thickness is not None:
-        design = {p: m.value for p, m in measurements.items() if m.value is not None}
-        for metric in envelope.metrics:
-            missing = sorted((metric.symbols & set(names)) - set(design))
-            if missing:
-                unmeasured.append({"item": metric.name, "decision": "not_evaluated",
-                                   "detail": f"worst case not evaluated: the design parameter {missing[0]} could not be "
-                                             f"measured on this design ({_why(measurements.get(missing[0]))})"})
-            else:
-                worst += (worst_case(envelope, metric, design, settings),)
+        worst, unmeasured = worst_cases_of_design(envelope, measurements, settings)
 
     reasons = _reasons(envelope, mm, checks, worst) + unmeasured
     if series is not None:
@@ -164,6 +156,34 @@ def validate(case_path: str | Path, *, envelope_dir: str | Path | None = None,
         content["plan"] = _plan_block(case.plan)
     record = finalise_record(content, now=now)
     return Validation(record=record, case=case, envelope=envelope, mesh=mm, checks=checks, worst=worst)
+
+
+def worst_cases_of_design(envelope: Envelope, measurements: dict[str, Measurement],
+                          settings: Settings = DEFAULT_SETTINGS) -> tuple[tuple[WorstCase, ...], list[dict]]:
+    """Each metric's worst case for a design, from its measurements as the record states them.
+
+    A metric that uses a design parameter without a measured value is not evaluated; it gets a
+    ``not_evaluated`` reason instead (never a pass). Shared by :func:`validate` and
+    :mod:`pmd_envelope.impact` (which re-runs it on a record's stored measurements), so both
+    decide by the same rule.
+
+    Returns
+    -------
+    (worst cases, reasons of the metrics not evaluated)
+    """
+    names = {p.name for p in envelope.parameters}
+    design = {p: m.value for p, m in measurements.items() if m.value is not None}
+    worst: tuple[WorstCase, ...] = ()
+    unmeasured: list[dict] = []
+    for metric in envelope.metrics:
+        missing = sorted((metric.symbols & names) - set(design))
+        if missing:
+            unmeasured.append({"item": metric.name, "decision": "not_evaluated",
+                               "detail": f"worst case not evaluated: the design parameter {missing[0]} could not be "
+                                         f"measured on this design ({_why(measurements.get(missing[0]))})"})
+        else:
+            worst += (worst_case(envelope, metric, design, settings),)
+    return worst, unmeasured
 
 
 def _read_series(case: Case, case_file: Path):
@@ -236,13 +256,30 @@ def _rel(path: Path, folder: Path) -> str:
 
 
 def _reasons(envelope: Envelope, mm: MeshMeasurements, checks, worst) -> list[dict]:
+    return decision_reasons(envelope, mm.integrity.problems, mm.integrity.unevaluated, checks, worst,
+                            gate_closed=mm.thickness is not None)
+
+
+def decision_reasons(envelope: Envelope, problems, unevaluated, checks, worst, *, gate_closed: bool) -> list[dict]:
+    """The reasons of a nonconforming verdict (the verdict is ``conforming`` only when there are none).
+
+    Parameters
+    ----------
+    envelope : Envelope
+    problems, unevaluated : sequence of str
+        The integrity gate's problems and the gate checks that did not run.
+    checks : sequence of Check
+    worst : sequence of WorstCase
+    gate_closed : bool
+        Whether the mesh was closed enough to measure its wall and search the worst case.
+    """
     reasons = []
     if envelope.status != "released":
         reasons.append({"item": "envelope", "decision": "nonconforming",
                         "detail": f"envelope {envelope.id} {envelope.version} is '{envelope.status}', not released"})
-    for p in mm.integrity.problems:
+    for p in problems:
         reasons.append({"item": "mesh_integrity", "decision": "nonconforming", "detail": p})
-    for u in mm.integrity.unevaluated:  # a gate check not run is not a pass: the gate is indeterminate
+    for u in unevaluated:  # a gate check not run is not a pass: the gate is indeterminate
         reasons.append({"item": "mesh_integrity", "decision": "indeterminate",
                         "detail": f"integrity gate indeterminate: {u}; a check not run is not a pass"})
     for c in checks:
@@ -258,7 +295,7 @@ def _reasons(envelope: Envelope, mm: MeshMeasurements, checks, worst) -> list[di
                             "detail": f"worst case {w.value:.4g} {w.unit} is weaker than the tested construct "
                                       f"{w.coverage.report} ({w.coverage.construct_model_value:.4g} {w.unit} by the same "
                                       f"model): the design is not covered by the physical test"})
-    if mm.thickness is None and envelope.metrics:
+    if not gate_closed and envelope.metrics:
         reasons.append({"item": "worst_case", "decision": "not_evaluated",
                         "detail": "worst case not evaluated: the mesh failed the integrity gate"})
     return reasons

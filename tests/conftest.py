@@ -49,3 +49,19 @@ def latest_record(out: Path, case_id: str = "cranial-001") -> Path:
 def latest_rel(out: Path, case_id: str = "cranial-001") -> str:
     """:func:`latest_record` relative to the evidence folder, as the ledger and verify name it."""
     return latest_record(out, case_id).relative_to(out).as_posix()
+
+
+@pytest.fixture(scope="session")
+def trend_designs(validations, tmp_path_factory):
+    """Records of six designs with known walls and spans (tests/trends_evidence.py), validated once."""
+    import datetime as dt
+
+    from pmd_envelope.pipeline import validate
+    from trends_evidence import cap_case, flat_case
+
+    root = tmp_path_factory.mktemp("trend-cases")
+    now = dt.datetime(2026, 11, 24, 12, 0, 0, tzinfo=dt.timezone.utc)
+    out = {c: validations[c].record for c in ("cranial-001", "cranial-002", "cranial-003", "cranial-004")}
+    out["cap-122"] = validate(cap_case(root, "cap-122", 1.22), now=now).record
+    out["flat-100"] = validate(flat_case(root, "flat-100"), now=now).record
+    return out
