@@ -86,3 +86,18 @@ def test_peek_numbers_match_their_sources():
     for source in ("K121102", "K121153", "90-100 MPa", "illustrative"):
         assert source in text
     assert re.search(r"measured_value = 468\.0 .*illustrative", text)
+
+
+def test_cranial_007_is_cranial_005_conforming_under_the_released_envelope(validations):
+    """The same plate and DICOM series as cranial-005, claimed against 1.3.0: the draft status was
+    cranial-005's only reason, so under the released envelope the verdict is conforming, with the
+    same measurements and the scan fit evaluated."""
+    v5, v7 = validations["cranial-005"], validations["cranial-007"]
+    assert [r["item"] for r in v5.record["reasons"]] == ["envelope"]
+    assert v7.verdict == "conforming" and v7.record["reasons"] == []
+    assert v7.record["envelope"]["version"] == "1.3.0" and v7.record["envelope"]["status"] == "released"
+    m5 = {m["parameter"]: m["value"] for m in v5.record["measurements"]}
+    m7 = {m["parameter"]: m["value"] for m in v7.record["measurements"]}
+    assert m5 == m7 and m7["scan_fit_gap"] is not None
+    (w,) = v7.record["worst_case"]
+    assert w["passed"] and w["coverage"]["covered"]
