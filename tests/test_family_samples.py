@@ -111,3 +111,23 @@ def test_rim_band_holes_fail_only_on_the_ligament(validations):
     # the witness runs from a hole's opening to the rim: its length is the value
     w = m["witness"]
     assert np.linalg.norm(np.subtract(w["point"], w["opposite"])) == pytest.approx(m["value"], abs=0.02)
+
+
+def test_peek_cases_same_with_simd_dispatch_restricted(tmp_path):
+    """The CSG plates are placed with numpy (sin, arcsin, rotations) before manifold3d cuts them and
+    before the vertices are snapped to the grid: the bytes must not depend on numpy's SIMD routines
+    (as tests/test_determinism.py checks for scripts/make_sample_cases.py) nor on the CSG being
+    run twice."""
+    import os
+
+    from cpu_dispatch import restricted_env
+
+    env = {k: v for k, v in os.environ.items() if k not in ("NPY_DISABLE_CPU_FEATURES", "OPENBLAS_CORETYPE")}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    out = tmp_path / "restricted"
+    r = subprocess.run([sys.executable, str(ROOT / "scripts" / "make_family_cases.py"), "--out", str(out)],
+                       env=restricted_env(env), capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0 and "NPY_DISABLE_CPU_FEATURES" not in r.stderr, r.stderr
+    for case_id, case in PEEK.items():
+        for name in case["files"]:
+            assert (out / case_id / name).read_bytes() == (SAMPLES / case_id / name).read_bytes(), (case_id, name)

@@ -109,3 +109,17 @@ def test_no_page_without_witnesses_or_family_parameters(validations):
 def test_witness_page_is_deterministic(validations):
     rec = validations["peek-002"].record
     assert render_report(rec) == render_report(copy.deepcopy(rec))
+
+
+def test_witnesses_move_into_the_frame_the_thickness_map_uses(validations):
+    """The page's frame transform, checked against the thickness map's own witness (placed in the
+    box frame by pmd_envelope.surface_map when the record was made)."""
+    from pmd_envelope.report.witnesses import _to_frame
+
+    for case_id in ("cranial-003", "peek-003"):
+        rec = validations[case_id].record
+        tm = rec["thickness_map"]
+        w = next(m for m in rec["measurements"] if m["parameter"] == "wall_thickness")["witness"]
+        a, b = _to_frame([w["point"], w["opposite"]], tm["frame"])
+        assert a == pytest.approx(tm["witness"]["point"], abs=0.02)
+        assert b == pytest.approx(tm["witness"]["opposite"], abs=0.02)
