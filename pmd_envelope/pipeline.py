@@ -154,6 +154,8 @@ def validate(case_path: str | Path, *, envelope_dir: str | Path | None = None,
         content["scan_fit"] = scan_drawing
     if case.plan:  # the plan the design was compared with, as typed (records of cases without one have no key)
         content["plan"] = _plan_block(case.plan)
+    if mm.holes:  # what the report's witness page draws (records of designs without holes have no key)
+        content["hole_pattern"] = _hole_pattern(mm)
     record = finalise_record(content, now=now)
     return Validation(record=record, case=case, envelope=envelope, mesh=mm, checks=checks, worst=worst)
 
@@ -315,6 +317,15 @@ def _thickness_map(v: np.ndarray, f: np.ndarray, mm: MeshMeasurements) -> dict |
     if wt is not None and getattr(wt, "witness", None) is not None:
         witness = {"point": wt.witness.point, "opposite": wt.witness.opposite}
     return thickness_map(v, f, np.asarray(t.per_face, dtype=float), np.asarray(t.edge_zone, dtype=bool), witness)
+
+
+def _hole_pattern(mm: MeshMeasurements) -> dict:
+    """The record's hole pattern (version 1): every through-hole's centre [mm, scanner
+    coordinates, as the witnesses], diameter and ligament to the rim [mm], for the report's
+    drawing. The limited values are ``hole_diameter`` and ``hole_edge_distance`` in ``measurements``."""
+    return {"version": 1, "frame": "scanner coordinates of the design mesh (as the measurements' witnesses)",
+            "holes": [{"centre": list(h.centre), "diameter": h.diameter, "edge_distance": h.edge_distance}
+                      for h in mm.holes]}
 
 
 def write_evidence(validation: Validation, out_dir: str | Path) -> tuple[Path, Path]:

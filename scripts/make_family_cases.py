@@ -40,6 +40,7 @@ from pmd_envelope.resolution import round_reals
 SEED = 20261125
 FAMILY_MODULES: tuple[str, ...] = (
     "pmd_envelope.families.guide_shapes",
+    "pmd_envelope.families.cranial_shapes",
 )
 #: Vertex grid [mm], as in scripts/make_sample_cases.py.
 GRID_MM = 2.0**-10

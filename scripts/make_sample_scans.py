@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Make the sample cases with a DICOM CT series: cranial-005 (plate on its defect) and cranial-006 (wrong side).
+"""Make the sample cases with a DICOM CT series: cranial-005 (plate on its defect), cranial-006 (wrong side), cranial-007.
 
 The patient is a seeded synthetic head phantom (pmd_envelope.scan.phantom): a spherical skull
 shell with a circular defect, brain, scalp and air, written as an RLE Lossless CT series with
@@ -8,6 +8,7 @@ realistic headers and canary (fake) identity. cranial-005's design is a spherica
 the same series and the same plate mirrored left-right in the scanner frame (x -> -x, as an
 LPS/RAS mix-up in a file conversion does): every design parameter is the same, but the head
 is not centred in the scanner, so the plate lands inside the other side of the skull.
+cranial-007 is cranial-005 claimed against the released envelope 1.3.0 instead of the draft 1.2.0.
 
 Deterministic: the seed draws the head's position and the defect's direction, which are then
 stated at 7 significant digits and used as stated; the voxels are integer sums of sub-samples
@@ -139,8 +140,14 @@ def main(argv=None) -> int:
          "envelope, nonconforming on the scan fit (and on the draft envelope)", None,
          'modality = "CT"\nslice_thickness = 1.25\npixel_spacing = 0.8\nlength_unit = "mm"\n',
          "Design: the cranial-005 plate mirrored x -> -x (wrong side); typed scan numbers agree with the series."),
+        ("cranial-007", verts, faces, "conforming",
+         "the cranial-005 plate claimed against the released envelope 1.3.0 (which carries the scan fit of 1.2.0): "
+         "every parameter, the scan fit and the worst case conform, so the verdict is conforming", PLATE_GAP, "",
+         "Design: the cranial-005 plate, validated against the released envelope 1.3.0."),
     ]
+    released = {"cranial-007": ("cranial-plate-ti64-lpbf", "1.3.0")}  # the others claim the draft ENVELOPE
     for num, (case_id, v, f, verdict, why, gap, typed, what) in enumerate(cases, start=5):
+        env_id, env_version = released.get(case_id, ENVELOPE)
         folder = out / case_id
         folder.mkdir(parents=True, exist_ok=True)
         for old in (folder / "ct").glob("*.dcm") if (folder / "ct").is_dir() else ():
@@ -149,7 +156,7 @@ def main(argv=None) -> int:
         write_binary_stl(folder / "design.stl", v, f, header=f"pmd-envelope sample {case_id}".encode())
         pseudo = hashlib.sha256(f"{SEED}:{case_id}".encode()).hexdigest()[:8].upper()
         (folder / "case.toml").write_text(CASE_TOML.format(
-            case_id=case_id, seed=SEED, what=what, pseudo=pseudo, env_id=ENVELOPE[0], env_version=ENVELOPE[1],
+            case_id=case_id, seed=SEED, what=what, pseudo=pseudo, env_id=env_id, env_version=env_version,
             num=num, typed=typed), encoding="utf-8")
         files = ["case.toml", "design.stl"] + [f"ct/{p.name}" for p in paths]
         t = dict(truth)

@@ -6,7 +6,7 @@ Each sample case in ``sample_scans/`` is validated at a fixed time stamp with a 
 so the images change only when the report or the measurements change. Pages are rasterised
 with pypdfium2 (a test dependency: the same renderer the tests use), so no system tool is
 needed. ``--readme`` also writes the README's images into ``docs/``: the cover, the parameter
-page, the thickness map and the worst-case page of cranial-003.
+page, the thickness map and the worst-case page of cranial-003, and the witness page of peek-003.
 """
 
 from __future__ import annotations
@@ -28,7 +28,8 @@ NOW = dt.datetime(2026, 11, 24, 12, tzinfo=dt.timezone.utc)
 README_PAGES = (("cranial-003", "Design verification record", "report-cover.png"),
                 ("cranial-003", "Design parameters against the envelope", "report-parameters.png"),
                 ("cranial-003", "Wall thickness map", "report-thickness-map.png"),
-                ("cranial-003", "Worst case over the manufacturing variables", "report-worst-case.png"))
+                ("cranial-003", "Worst case over the manufacturing variables", "report-worst-case.png"),
+                ("peek-003", "Where each parameter was measured", "report-witnesses.png"))
 
 
 def sample_record(case: str) -> dict:

@@ -13,7 +13,7 @@ from pmd_envelope.geometry import MeshData, mesh_face_geometry
 from pmd_envelope.integrity import IntegrityReport, SelfIntersectionCheck, check_integrity, with_self_check
 from pmd_envelope.measure.extents import measure_extents
 from pmd_envelope.measure.fit import measure_fit
-from pmd_envelope.measure.holes import measure_holes
+from pmd_envelope.measure.holes import Hole, find_through_holes, hole_measurements
 from pmd_envelope.measure.overhang import measure_overhang
 from pmd_envelope.measure.records import Measurement
 from pmd_envelope.measure.thickness import ThicknessField, ray_thickness, sphere_thickness
@@ -27,11 +27,13 @@ THICKNESS_METHODS = ("ray", "max_sphere")
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
 class MeshMeasurements:
-    """Integrity report, the measurements, and the per-face thickness field (None if not measured)."""
+    """Integrity report, the measurements, the per-face thickness field (None if not measured) and
+    the through-holes found (what the report's hole pattern draws)."""
 
     integrity: IntegrityReport
     measurements: tuple[Measurement, ...]
     thickness: ThicknessField | None
+    holes: tuple[Hole, ...] = ()
 
     def get(self, name: str) -> Measurement:
         for m in self.measurements:
@@ -92,8 +94,10 @@ def measure_mesh(mesh: MeshData, settings: Settings, *, expected_bodies: int | N
         closed = integrity.boundary_edges == 0 and integrity.nonmanifold_edges == 0 and integrity.winding_consistent \
             and integrity.signed_volume > 0
         later = (measure_overhang(mesh, settings.build_direction, settings.overhang_angle_deg),)
+        holes: list[Hole] = []
         if closed:
-            later += measure_holes(mesh, settings.feature_angle_deg, bodies=integrity.bodies)
+            holes, genus = find_through_holes(mesh, settings.feature_angle_deg, bodies=integrity.bodies)
+            later += hole_measurements(holes, genus, settings.feature_angle_deg)
             if anatomy is not None:
                 limit = settings.anatomy_gap_limit_mm if gap_limit is None else gap_limit
                 later += measure_fit(mesh, anatomy, gap_limit=limit, contact_angle_deg=settings.contact_angle_deg)
@@ -107,7 +111,8 @@ def measure_mesh(mesh: MeshData, settings: Settings, *, expected_bodies: int | N
                 thickness = sphere_thickness(mesh, settings, thickness)
         measurements = ((thickness.measurement,) if thickness else ()) + extents + later
         integrity = with_self_check(integrity, pending.result())
-    return MeshMeasurements(integrity=integrity, measurements=measurements, thickness=thickness)
+    return MeshMeasurements(integrity=integrity, measurements=measurements, thickness=thickness,
+                            holes=tuple(holes))
 
 
 def measure_design(mesh: MeshData, settings: Settings, envelope: Envelope | None = None, *,

@@ -32,7 +32,7 @@ from scipy.sparse.csgraph import connected_components
 from pmd_envelope.geometry import MeshData, count_bodies, mesh_edges, mesh_face_geometry
 from pmd_envelope.measure.records import Measurement, Witness
 
-__all__ = ["Hole", "find_through_holes", "measure_holes", "smooth_patches", "circle_fit"]
+__all__ = ["Hole", "find_through_holes", "hole_measurements", "measure_holes", "smooth_patches", "circle_fit"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -230,6 +230,11 @@ def measure_holes(mesh: MeshData, feature_angle_deg: float, *, bodies: int | Non
 
     ``bodies``: the mesh's body count when known (see :func:`find_through_holes`)."""
     holes, genus = find_through_holes(mesh, feature_angle_deg, bodies=bodies)
+    return hole_measurements(holes, genus, feature_angle_deg)
+
+
+def hole_measurements(holes: list[Hole], genus: int, feature_angle_deg: float) -> tuple[Measurement, ...]:
+    """The measurements of :func:`measure_holes` from holes already found by :func:`find_through_holes`."""
     notes = (f"smooth patches split at {feature_angle_deg:g} deg; openings of the two largest surfaces matched "
              f"across the plate; genus of the mesh {genus}")
     out = [Measurement(parameter="hole_count", value=float(len(holes)), unit="1", method="surface_loops",

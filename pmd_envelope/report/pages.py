@@ -12,6 +12,7 @@ from pmd_envelope.report.numbers import (decimals_for, fixed, number, probabilit
                                          with_unit)
 from pmd_envelope.report.scan import scan_page
 from pmd_envelope.report.thickness import thickness_map
+from pmd_envelope.report.witnesses import witness_page
 
 __all__ = ["PAGES", "footer"]
 
@@ -485,4 +486,4 @@ def signatures(record: dict, plt, size, context):
     return figs
 
 
-PAGES = (cover, parameters, thickness_map, scan_page, worst_case, traceability, signatures)
+PAGES = (cover, parameters, thickness_map, witness_page, scan_page, worst_case, traceability, signatures)
