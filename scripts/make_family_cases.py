@@ -38,7 +38,9 @@ from pmd_envelope.mesh_io import write_binary_stl
 from pmd_envelope.resolution import round_reals
 
 SEED = 20261125
-FAMILY_MODULES: tuple[str, ...] = ()
+FAMILY_MODULES: tuple[str, ...] = (
+    "pmd_envelope.families.mandible_shapes",
+)
 #: Vertex grid [mm], as in scripts/make_sample_cases.py.
 GRID_MM = 2.0**-10
 

@@ -4,4 +4,8 @@ from __future__ import annotations
 
 __all__ = ["MEASURERS"]
 
-MEASURERS = ()
+from pmd_envelope.families.mandible import MEASURERS as _mandible
+
+MEASURERS = (
+    *_mandible,
+)
