@@ -20,7 +20,8 @@ the bar's **centre line**:
     a rounded one).
 ``hole_spacing`` (method ``centre_line_arc``)
     Centre-to-centre distance of consecutive through-holes measured **along the centre line**
-    (arc length between the holes' projections on it), not as a chord: on a bend the chord is
+    (arc length between the places where the plane perpendicular to the centre line passes
+    through each hole's centre), not as a chord: on a bend the chord is
     shorter (by 0.1 mm for 10 mm holes on R = 35 mm). ``value`` is the smallest spacing,
     ``max`` the largest (the envelope's upper limit uses ``max``). The hole centres come from
     :func:`pmd_envelope.measure.holes.find_through_holes`, the same holes ``hole_count``,
@@ -279,6 +280,9 @@ def bar_centre_line(mesh: MeshData, *, bodies: int | None = None) -> CentreLine:
         return _none(f"not a bar: the mesh's level sets give {len(guess)} stations, too few for a centre line")
     guess, at = np.asarray(guess), np.asarray(at)
     half = float(np.median(spread))
+    if total < 2.0 * MIN_ASPECT * half:  # cheap test before any section is cut
+        return _none(f"not a bar: {total:.4g} mm end to end over the edges is less than {MIN_ASPECT:g} times the "
+                     f"size of its cross-sections ({2 * half:.4g} mm)")
     # stations within the section's half-diagonal of an end see the end, not the bar: dropped
     keep = np.flatnonzero((at > half) & (at < total - half))
     if len(keep) < 5:
@@ -358,13 +362,23 @@ def bar_centre_line(mesh: MeshData, *, bodies: int | None = None) -> CentreLine:
                       section_axes=axes, start=start, end=end, length=length)
 
 
-def _project_arc(line: np.ndarray, arc: np.ndarray, q: np.ndarray) -> float:
-    """Arc length of the point of the polyline nearest ``q``."""
-    p0, d = line[:-1], np.diff(line, axis=0)
-    t = np.clip(((q - p0) * d).sum(axis=1) / np.maximum((d * d).sum(axis=1), 1e-300), 0.0, 1.0)
-    dist = np.linalg.norm(p0 + t[:, None] * d - q, axis=1)
-    i = int(np.argmin(dist))
-    return float(arc[i] + t[i] * (arc[i + 1] - arc[i]))
+def _arc_position(points: np.ndarray, tangents: np.ndarray, arc: np.ndarray, q: np.ndarray) -> float:
+    """Arc length [mm] where the plane perpendicular to the centre line passes through ``q``.
+
+    The signed distance of ``q`` ahead of each station, (q - p_i) . T_i, falls through zero at
+    that place; it is interpolated linearly in arc length between the two stations around the
+    zero nearest ``q`` (on an arc it is (R + e) sin(phi_q - phi), so the zero is exact to the
+    third order in the station step, and a hole off the centre line by e is placed where its
+    centre is, not shifted by e times the chord's turn as a nearest-point projection would be).
+    """
+    ahead = np.einsum("ij,ij->i", q - points, tangents)
+    near = np.linalg.norm(q - points, axis=1)
+    cross = np.flatnonzero((ahead[:-1] >= 0) & (ahead[1:] < 0))
+    if len(cross) == 0:  # before the first or past the last station: along the end tangent
+        i = int(np.argmin(near))
+        return float(arc[i] + ahead[i])
+    i = int(cross[np.argmin(near[cross])])
+    return float(arc[i] + (arc[i + 1] - arc[i]) * ahead[i] / (ahead[i] - ahead[i + 1]))
 
 
 def _bend(points: np.ndarray, flat_mm: float):
@@ -422,7 +436,8 @@ def measure_mandible_plate(mesh: MeshData, context: FamilyContext) -> tuple[Meas
         out.append(Measurement(parameter="hole_spacing", value=None, unit="mm", method="centre_line_arc",
                                reason=f"{len(holes)} through-hole{'s' if len(holes) != 1 else ''}: a spacing needs two"))
     else:
-        at = sorted((_project_arc(full, arc_full, np.asarray(h.centre)), h.centre) for h in holes)
+        at = sorted((_arc_position(line.points, line.tangents, line.arc, np.asarray(h.centre)), h.centre)
+                    for h in holes)
         gaps = np.diff([a for a, _ in at])
         j = int(np.argmin(gaps))
         out.append(Measurement(parameter="hole_spacing", value=float(gaps.min()), unit="mm", method="centre_line_arc",
