@@ -283,3 +283,24 @@ def test_cli_prints_the_reason_in_words(capsys, tmp_path):
     out = capsys.readouterr().out
     assert "hole_edge_distance" in out and "is outside >= 1.5 mm" in out and "NONCONFORMING" in out
     assert main(["validate", str(SAMPLES / "mandible-001"), "--out", str(tmp_path)]) == 0
+
+
+def test_finely_tessellated_plate_gives_the_same_answers():
+    """The same wrapped plate with its faces split to <= 0.8 mm edges (53k faces): each section
+    then reads only the faces of a few stations (``_Sectioner.along``), not every face near it."""
+    import manifold3d
+
+    p = dict(PLATES["wrap_R45"], holes=PLATES["wrap_R45"]["holes"][:3])
+    v, f, truth = mandible_plate(**p)
+    fine = manifold3d.Manifold(manifold3d.Mesh64(vert_properties=v, tri_verts=f.astype(np.uint64)))
+    out = fine.refine_to_length(0.8).to_mesh64()
+    vv, ff = np.asarray(out.vert_properties)[:, :3], np.asarray(out.tri_verts, dtype=np.int64)
+    assert len(ff) > 10 * len(f)
+    rot, shift = rigid_transform(7)
+    got = _measure(vv @ rot.T + shift, ff)
+    tol = truth["tolerance_arc"] + 1e-6
+    assert got["bar_width"].value == pytest.approx(truth["bar_width"], abs=tol)
+    assert got["bar_height"].value == pytest.approx(truth["bar_height"], abs=tol)
+    assert got["bar_length"].value == pytest.approx(truth["bar_length"], abs=2e-3 + _chord_shortfall(100.0, truth))
+    assert got["hole_spacing"].value == pytest.approx(truth["hole_spacing"], abs=2e-3)
+    assert got["bend_radius"].value == pytest.approx(45.0, abs=1e-3)

@@ -76,7 +76,6 @@ References
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -86,7 +85,7 @@ from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import ConvexHull, QhullError, cKDTree
 
 from pmd_envelope.families import FamilyContext, FamilyMeasurer
-from pmd_envelope.geometry import MeshData
+from pmd_envelope.geometry import MeshData, mesh_edges
 from pmd_envelope.measure.holes import circle_fit, find_through_holes
 from pmd_envelope.measure.records import Measurement, Witness
 from pmd_envelope.rays import moller_trumbore
@@ -147,9 +146,12 @@ def _none(reason: str) -> CentreLine:
                       start=np.zeros(3), end=np.zeros(3), length=0.0, reason=reason)
 
 
-def _edge_graph(v: np.ndarray, f: np.ndarray):
-    e = np.sort(np.vstack([f[:, [0, 1]], f[:, [1, 2]], f[:, [2, 0]]]), axis=1)
-    e = np.unique(e, axis=0)
+def _edge_graph(mesh: MeshData):
+    """Edge-length graph (sparse) and the undirected edges (from the shared, cached edge sort)."""
+    v = np.asarray(mesh.vertices, dtype=np.float64)
+    _, keys = mesh_edges(mesh)
+    keys = keys[np.concatenate([[True], keys[1:] != keys[:-1]])] if len(keys) else keys
+    e = np.column_stack([keys // len(v), keys % len(v)])
     w = np.linalg.norm(v[e[:, 0]] - v[e[:, 1]], axis=1)
     n = len(v)
     return coo_matrix((w, (e[:, 0], e[:, 1])), shape=(n, n)).tocsr(), e
@@ -195,10 +197,28 @@ class _Sectioner:
         self.reach = float(np.linalg.norm(tri - self.centroids[:, None, :], axis=2).max())
         self.tree = cKDTree(self.centroids)
 
-    def section(self, origin, normal, radius):
+    def along(self, points: np.ndarray, step: float, radius: float) -> list[np.ndarray]:
+        """For each station of a polyline, the faces that can cross its plane within ``radius``.
+
+        Each face belongs to the station nearest its centroid. The planes are perpendicular to
+        the line, so a point in the plane of station k is nearest station k, and a face crossing
+        it has its centroid within ``reach`` of the plane: within ``reach / step`` stations,
+        plus two for a first guess whose planes are tilted (by up to ~0.2 rad: 0.8 mm at the
+        corner of a 4 mm half-section, under two 0.5 mm steps). One k-d query for all faces replaces a ball query
+        per station (10x fewer faces cut per section on a 700k-face plate).
+        """
+        _, near = cKDTree(points).query(self.centroids)
+        order = np.argsort(near, kind="stable")
+        bounds = np.searchsorted(near[order], np.arange(len(points) + 1))
+        m = int(np.ceil(self.reach / step)) + 2
+        return [order[bounds[max(0, k - m)]:bounds[min(len(points), k + m + 1)]] for k in range(len(points))]
+
+    def section(self, origin, normal, radius, faces=None):
         """(centre, (long side, short side), (long axis, short axis)) of the minimum-area rectangle
-        of the section near ``origin``, or None when the plane meets nothing there."""
-        faces = np.asarray(self.tree.query_ball_point(origin, radius + self.reach), dtype=np.int64)
+        of the section near ``origin``, or None when the plane meets nothing there. ``faces``:
+        the candidate faces (:meth:`along`); all faces within reach of ``radius`` by default."""
+        if faces is None:
+            faces = np.asarray(self.tree.query_ball_point(origin, radius + self.reach), dtype=np.int64)
         if len(faces) == 0:
             return None
         pts = _plane_points(self.v, self.f, faces, origin, normal)
@@ -221,7 +241,6 @@ class _Sectioner:
         axes3 = [a[0] * u + a[1] * w for a in (axes2[order[0]], axes2[order[1]])]
         centre = origin + centre2[0] * u + centre2[1] * w
         return centre, (float(ext[order[0]]), float(ext[order[1]])), tuple(axes3)
-
 
     def exit(self, origin, direction, radius) -> float:
         """Distance [mm] from ``origin`` (inside the solid) along ``direction`` to where the ray
@@ -259,7 +278,7 @@ def bar_centre_line(mesh: MeshData, *, bodies: int | None = None) -> CentreLine:
     if bodies is not None and bodies != 1:
         return _none(f"the centre line needs one body; the mesh has {bodies}")
     used = np.unique(f.reshape(-1))
-    graph, edges = _edge_graph(v, f)
+    graph, edges = _edge_graph(mesh)
     d0 = dijkstra(graph, directed=False, indices=int(used[0]))
     if not np.isfinite(d0[used]).all():
         return _none("the centre line needs one connected body; the mesh has several")
@@ -306,13 +325,15 @@ def bar_centre_line(mesh: MeshData, *, bodies: int | None = None) -> CentreLine:
     points = np.column_stack([np.interp(grid, s, guess[:, i]) for i in range(3)])
     tangents = _tangents(points)
     for _ in range(3):  # 2. exact sections; tangents from the section centres; cut again
-        got = [sect.section(p, t, radius) for p, t in zip(points, tangents)]
+        near = sect.along(points, STATION_STEP_MM, radius)
+        got = [sect.section(p, t, radius, faces) for p, t, faces in zip(points, tangents, near)]
         ok = [g is not None for g in got]
         if sum(ok) < 5:
             return _none("not a bar: the planes across the first centre line meet too little of the mesh")
         points = np.asarray([g[0] for g in got if g is not None])
         tangents = _tangents(points)
-    results = [sect.section(p, t, radius) for p, t in zip(points, tangents)]
+    near = sect.along(points, STATION_STEP_MM, radius)
+    results = [sect.section(p, t, radius, faces) for p, t, faces in zip(points, tangents, near)]
     points = np.asarray([g[0] for g in results if g is not None])
     tangents = _tangents(points)
     results = [g for g in results if g is not None]
@@ -324,7 +345,7 @@ def bar_centre_line(mesh: MeshData, *, bodies: int | None = None) -> CentreLine:
         return _none("not a bar: no two sections along the first centre line are alike")
     lo, hi = int(np.argmax(full)), len(full) - 1 - int(np.argmax(full[::-1]))
     points, tangents, sections, axes = points[lo:hi + 1], tangents[lo:hi + 1], sections[lo:hi + 1], axes[lo:hi + 1]
-    # 3. march into each end, then the farthest point of the end ahead
+    # 3. march into each end, then where the tangent ray leaves the mesh
     ends = []
     for side in (0, 1):
         pts = list(points[::-1] if side == 0 else points)
