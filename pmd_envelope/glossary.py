@@ -25,6 +25,20 @@ GLOSSARY: dict[str, Term] = {
     t.name: t
     for t in (
         # -- mandible plate (pmd_envelope/families/mandible.py) --
+        Term(name="bar_width", unit="mm", source="mesh", label="Bar width",
+             description="Width of a plate's bar across it, perpendicular to its centre line (longer side of the "
+                         "section's minimum-area rectangle); `value` is the smallest section away from the ends."),
+        Term(name="bar_height", unit="mm", source="mesh", label="Bar height",
+             description="Height of a plate's bar through the plate (shorter side of the section's minimum-area "
+                         "rectangle, the plate thickness); `value` is the smallest section away from the ends."),
+        Term(name="bar_length", unit="mm", source="mesh", label="Bar length",
+             description="Length of the bar's centre line from end to end."),
+        Term(name="hole_spacing", unit="mm", source="mesh", label="Hole spacing",
+             description="Centre-to-centre distance of consecutive through-holes along the bar's centre line (arc, "
+                         "not chord); `value` is the smallest, `max` the largest."),
+        Term(name="bend_radius", unit="mm", source="mesh", label="Bend radius",
+             description="Radius of the circle fitted to the bar's centre line in its best-fit plane; `min` is the "
+                         "tightest 20 mm stretch; null (straight) when the line is within 0.1 mm of a line."),
         # -- end mandible plate --
         Term(name="wall_thickness", unit="mm", source="mesh", label="Wall thickness",
              description="Local wall thickness of the design; `value` is the minimum outside the sharp-edge zone."),

@@ -39,6 +39,7 @@ from pmd_envelope.resolution import round_reals
 
 SEED = 20261125
 FAMILY_MODULES: tuple[str, ...] = (
+    "pmd_envelope.families.mandible_shapes",
     "pmd_envelope.families.guide_shapes",
     "pmd_envelope.families.cranial_shapes",
 )

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from pmd_envelope.families.guide import MEASURERS as _guide
+from pmd_envelope.families.mandible import MEASURERS as _mandible
 
 __all__ = ["MEASURERS"]
 
 MEASURERS = (
+    *_mandible,
     *_guide,
 )
