@@ -209,6 +209,19 @@ def test_a_worker_that_dies_is_a_row_and_the_others_go_on():
     assert all(results[c].failure == "bad input: fake" and results[c].pid != os.getpid() for c in "abc")
 
 
+def test_a_dask_worker_that_dies_is_a_row_and_the_others_go_on():
+    from distributed import LocalCluster
+
+    from pmd_envelope.batch.executors import run_dask
+
+    tasks = [Task(index=i, case=c) for i, c in enumerate(["a", "die", "b"])]
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
+        results = {r.case: r for r in run_dask(tasks, cluster.scheduler_address, measure=_fake_measure)}
+    assert sorted(results) == ["a", "b", "die"]
+    assert results["die"].failure.startswith("worker died: KilledWorker"), results["die"].failure
+    assert all(results[c].failure == "bad input: fake" and results[c].pid != os.getpid() for c in "ab")
+
+
 @pytest.mark.parametrize("args, message", [
     (["{empty}"], "{empty}: holds no case (no case.toml in it or in its sub-folders); give case folders or a "
                   "folder of case folders"),
@@ -276,8 +289,8 @@ def test_progress_bar_on_a_terminal(tmp_path, rows, columns):
     assert b"2 case(s): 0 conforming, 0 nonconforming, 2 failed" in out
 
 
-def test_summary_of_a_record_without_a_worst_case(validations):
-    """Rows come from the record: checks, metrics, and any other reason as a finding."""
+def test_summary_rows_sorted_and_csv_round_trip(validations):
+    """A failed case's row sorts first (no case id); the CSV reads back to the same frame."""
     from pmd_envelope.batch.summary import summary_frame, summary_rows, csv_bytes
 
     rec = dict(validations["cranial-002"].record)
@@ -287,3 +300,31 @@ def test_summary_of_a_record_without_a_worst_case(validations):
     assert frame.value.dtype == "float64" and frame[frame.case == "y"].value.isna().all()
     back = pd.read_csv(io.BytesIO(csv_bytes(frame)), dtype={c: "str" for c in COLUMNS if c not in FLOAT_COLUMNS})
     pd.testing.assert_frame_equal(back, frame)
+
+
+def test_evidence_that_cannot_be_written_fails_that_case_only(tmp_path, monkeypatch, validations):
+    """The ledger refuses one case's commit: that case is a failed row, the next is committed."""
+    import pmd_envelope.batch.executors as executors
+    import pmd_envelope.ledger as ledger
+    from pmd_envelope.errors import LedgerError
+
+    def measured(task):
+        return CaseResult(index=task.index, case=task.case, record=validations[task.case].record, report_pdf=b"%PDF-",
+                          failure=None, seconds=0.0, pid=os.getpid(), host="here")
+
+    real = ledger.commit_evidence
+
+    def commit(out, record, pdf, **kw):
+        if record["case_id"] == "cranial-002":
+            raise LedgerError(out, "cannot use the ledger (database is locked)")
+        return real(out, record, pdf, **kw)
+
+    monkeypatch.setattr(executors, "measure_case", measured)
+    monkeypatch.setattr(ledger, "commit_evidence", commit)
+    batch = run_batch(["cranial-002", "cranial-001"], tmp_path / "ev")
+    assert [(o.status, o.reason) for o in batch.outcomes] == [
+        ("failed", f"evidence not written: {tmp_path / 'ev'}: cannot use the ledger (database is locked)"),
+        ("conforming", None)]
+    monkeypatch.undo()
+    verify = _cli("records", "verify", "--out", tmp_path / "ev", "--json")
+    assert verify.returncode == 0 and json.loads(verify.stdout)["records"] == 1

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pmd_envelope.batch.executors import CaseResult, Task, run_dask, run_pool, run_serial
-from pmd_envelope.errors import InputFileError, LedgerError
+from pmd_envelope.errors import InputFileError, LedgerError, PmdEnvelopeError
 
 __all__ = ["BATCHES_FOLDER", "BATCH_FORMAT", "CaseOutcome", "Batch", "expand_cases", "run_batch"]
 
@@ -77,14 +77,18 @@ class Batch:
 
     @property
     def counts(self) -> dict[str, int]:
-        out = {"conforming": 0, "nonconforming": 0, "failed": 0}
-        for o in self.outcomes:
-            out[o.status] += 1
-        return out
+        return _counts(self.outcomes)
 
     @property
     def all_conforming(self) -> bool:
         return all(o.status == "conforming" for o in self.outcomes)
+
+
+def _counts(outcomes) -> dict[str, int]:
+    out = {"conforming": 0, "nonconforming": 0, "failed": 0}
+    for o in outcomes:
+        out[o.status] += 1
+    return out
 
 
 def expand_cases(paths: Sequence[str | Path]) -> tuple[str, ...]:
@@ -219,10 +223,13 @@ def _commit(out: Path, result: CaseResult) -> CaseOutcome:
         return CaseOutcome(**base, status="failed", reason=result.failure)
     try:
         record_path, _, entry = commit_evidence(out, result.record, result.report_pdf)
-    except LedgerError as exc:
-        # a full disk or a locked ledger: nothing of this case was recorded (commit_evidence is
-        # all or nothing); the case fails with the reason and the batch goes on
+    except PmdEnvelopeError as exc:
+        # a full disk, a locked ledger, a record the schema refuses: nothing of this case was
+        # recorded (commit_evidence is all or nothing); the case fails with the reason, the batch goes on
         return CaseOutcome(**base, status="failed", reason=f"evidence not written: {exc}")
+    except Exception as exc:  # a bug while writing this case: the same, with the error named
+        return CaseOutcome(**base, status="failed",
+                           reason=f"evidence not written: internal error: {type(exc).__name__}: {exc}")
     return CaseOutcome(**base, status=result.record["verdict"], reason=None, record=result.record,
                        record_path=record_path.relative_to(out).as_posix(), ledger_seq=entry.seq)
 
@@ -252,9 +259,7 @@ def _write_batch_record(out: Path, batch_id: str, outcomes: tuple[CaseOutcome, .
 
     frame = summary_frame(summary_rows((o.case, o.record, o.reason) for o in outcomes))
     files = {"summary.csv": csv_bytes(frame), "summary.parquet": parquet_bytes(frame)}
-    counts = {"conforming": 0, "nonconforming": 0, "failed": 0}
-    for o in outcomes:
-        counts[o.status] += 1
+    counts = _counts(outcomes)
     doc = {
         "format": BATCH_FORMAT,
         "batch_id": batch_id,

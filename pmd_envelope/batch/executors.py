@@ -141,7 +141,8 @@ def run_pool(tasks: Iterable[Task], workers: int, measure: Callable[[Task], Case
         pending = [t for t in pending if t.index not in finished]
 
 
-def run_dask(tasks: Iterable[Task], address: str) -> Iterator[CaseResult]:
+def run_dask(tasks: Iterable[Task], address: str, measure: Callable[[Task], CaseResult] = measure_case,
+             ) -> Iterator[CaseResult]:
     """Measure the cases on the Dask cluster whose scheduler listens at ``address``.
 
     Connects at once (so an unreachable scheduler is reported before anything is measured or
@@ -150,6 +151,7 @@ def run_dask(tasks: Iterable[Task], address: str) -> Iterator[CaseResult]:
     Workers need the same pmd-envelope installation and the case and envelope files at the same
     paths (a shared file system). Results come back to this client, which alone writes evidence.
     A case whose worker dies repeatedly (Dask's ``KilledWorker``) is reported as failed.
+    ``measure`` must be importable by name on the workers.
     """
     try:
         from distributed import Client
@@ -161,17 +163,17 @@ def run_dask(tasks: Iterable[Task], address: str) -> Iterator[CaseResult]:
     except (OSError, TimeoutError, ValueError) as exc:
         raise InputFileError("--scheduler", f"cannot reach the Dask scheduler at '{address}' ({exc}); start one "
                                             "(dask scheduler) or give its address, e.g. tcp://host:8786") from None
-    return _dask_results(client, list(tasks))
+    return _dask_results(client, list(tasks), measure)
 
 
-def _dask_results(client, tasks: list[Task]) -> Iterator[CaseResult]:
+def _dask_results(client, tasks: list[Task], measure: Callable[[Task], CaseResult]) -> Iterator[CaseResult]:
     from distributed import as_completed
 
     token = uuid.uuid4().hex[:12]
     with client:
         futures = {}
         for t in tasks:
-            fut = client.submit(measure_case, t, key=f"pmd-envelope-{token}-{t.index}", pure=False)
+            fut = client.submit(measure, t, key=f"pmd-envelope-{token}-{t.index}", pure=False)
             futures[fut.key] = (fut, t)
         for fut in as_completed([f for f, _ in futures.values()], loop=client.loop):
             task = futures[fut.key][1]
