@@ -98,7 +98,7 @@ def test_serial_cli_batch_summary_broken_reported_progress_lines(batches, cases)
     assert status[cases[7]] == "failed" and reasons[cases[7]].startswith(f"bad input: {cases[7]}{os.sep}design.stl: ")
     assert doc["outcome"] == {"cases": 8, "conforming": 2, "nonconforming": 4, "failed": 2, "all_conforming": False}
     assert doc["executor"] == "serial, in the client process"
-    assert {c["measured_by"]["pid"] for c in doc["cases"] if c["measured_by"]} != {os.getpid()}
+    assert len({c["measured_by"]["pid"] for c in doc["cases"] if c["measured_by"]}) == 1  # the client itself
     # progress: not a terminal, so one plain line per case on stderr, and nothing else
     lines = run.stderr.splitlines()
     assert lines[0] == "batch: 8 case(s)" and len(lines) == 9, run.stderr

@@ -188,6 +188,10 @@ def run_batch(cases: Sequence[str | Path], out: str | Path, *, envelope_dir: str
     env = None if envelope_dir is None else str(envelope_dir)
     tasks = [Task(index=i, case=c, envelope_dir=env, now=now) for i, c in enumerate(names)]
     if scheduler is not None:
+        # Dask workers resolve paths in their own working folder (or on another machine): send
+        # absolute ones, which a shared file system shows at the same place
+        tasks = [Task(index=t.index, case=t.case, now=now, path=os.path.abspath(t.case),
+                      envelope_dir=None if env is None else os.path.abspath(env)) for t in tasks]
         try:
             results, executor = run_dask(tasks, scheduler), f"dask scheduler {scheduler}"
         except InputFileError:

@@ -30,12 +30,17 @@ DASK_CONNECT_TIMEOUT_S = 30.0
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class Task:
-    """One case of a batch: its position in the batch, the path as given, the envelope folder, the time stamp."""
+    """One case of a batch: its position in the batch, the path as given, the envelope folder, the time stamp.
+
+    ``path``, when set, is where the worker opens the case (an absolute path for workers that may
+    run in another folder or on another machine); ``case`` stays the path as the user gave it.
+    """
 
     index: int
     case: str
     envelope_dir: str | None = None
     now: _dt.datetime | None = None
+    path: str | None = None
 
 
 @dataclass(frozen=True, slots=True, kw_only=True, eq=False)
@@ -69,7 +74,7 @@ def measure_case(task: Task) -> CaseResult:
     t0 = time.perf_counter()
     record = pdf = failure = None
     try:
-        record = validate(task.case, envelope_dir=task.envelope_dir, now=task.now).record
+        record = validate(task.path or task.case, envelope_dir=task.envelope_dir, now=task.now).record
         pdf = render_report(record)
     except PmdEnvelopeError as exc:
         record, failure = None, f"bad input: {exc}"
