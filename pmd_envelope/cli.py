@@ -69,6 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
                            "     died: each is a row with its reason; the other cases' evidence is written)\n"
                            "  2  bad input of the batch itself (no cases, a case given twice, --out not usable,\n"
                            "     --workers below 1, the scheduler unreachable): one line on stderr; nothing written\n"
+                           "     (and, rarely, a batch summary that cannot be written at the end: its line says the\n"
+                           "     cases' evidence was committed)\n"
                            "  3  internal error (a bug: please report it with --debug output)\n"),
                        description="Validate every case as validate does, writing each case's record, report and "
                                    "ledger entry into DIR as its result comes back (a case that cannot be validated "
@@ -88,7 +90,8 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--workers", type=int, default=1, metavar="N",
                    help="local worker processes (default 1: validate in this process)")
     b.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler address (tcp://host:8786): measure on that "
-                                                          "cluster's workers (needs pip install 'pmd-envelope[cluster]')")
+                                                          "cluster's workers instead of --workers (needs pip install "
+                                                          "'pmd-envelope[cluster]')")
     b.add_argument("--json", action="store_true", help="print the batch record (batch.json) instead of a table")
     b.set_defaults(func=_cmd_batch)
 
