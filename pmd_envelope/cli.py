@@ -60,6 +60,41 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--json", action="store_true", help="print the record summary as JSON")
     v.set_defaults(func=_cmd_validate)
 
+    b = sub.add_parser("batch", help="validate many cases: evidence for each, one summary table (CSV and Parquet)",
+                       formatter_class=argparse.RawDescriptionHelpFormatter, epilog=(
+                           "examples:\n  pmd-envelope batch sample_scans --out evidence --workers 2\n"
+                           "  pmd-envelope batch cases/a cases/b/case.toml --out evidence --scheduler tcp://head:8786\n\n"
+                           "exit codes:\n  0  every case conforming\n"
+                           "  1  at least one case nonconforming or failed (bad input of a case, a crash, a worker that\n"
+                           "     died: each is a row with its reason; the other cases' evidence is written)\n"
+                           "  2  bad input of the batch itself (no cases, a case given twice, --out not usable,\n"
+                           "     --workers below 1, the scheduler unreachable): one line on stderr; nothing written\n"
+                           "     (and, rarely, a batch summary that cannot be written at the end: its line says the\n"
+                           "     cases' evidence was committed)\n"
+                           "  3  internal error (a bug: please report it with --debug output)\n"),
+                       description="Validate every case as validate does, writing each case's record, report and "
+                                   "ledger entry into DIR as its result comes back (a case that cannot be validated "
+                                   "is recorded with its reason and does not stop the others), then the batch record "
+                                   "DIR/_batches/<batch_id>/: batch.json (inputs, each case's outcome, software "
+                                   "versions) and summary.csv / summary.parquet (one row per case and parameter or "
+                                   "metric: value, limits, margin, decision, worst case, verdict). Progress: a bar on "
+                                   "a terminal, one line per case otherwise (on stderr). Workers (--workers, or a Dask "
+                                   "cluster with --scheduler, which needs the 'cluster' extra) measure and render; "
+                                   "only this process writes evidence, so the ledger keeps one writer. A batch "
+                                   "killed part-way keeps every case committed so far; run it again to validate "
+                                   "every case again (new records beside the old) and write the summary.")
+    b.add_argument("cases", nargs="+", metavar="CASE", help="case folder, its case.toml, or a folder of case folders")
+    b.add_argument("--out", default="evidence", metavar="DIR", help="evidence folder (default: ./evidence)")
+    b.add_argument("--envelopes", metavar="DIR", help="folder of envelope files <id>/<version>.toml "
+                                                      "(default: the nearest envelopes/ above each case, then ./envelopes)")
+    b.add_argument("--workers", type=int, default=1, metavar="N",
+                   help="local worker processes (default 1: validate in this process)")
+    b.add_argument("--scheduler", metavar="ADDRESS", help="Dask scheduler address (tcp://host:8786): measure on that "
+                                                          "cluster's workers instead of --workers (needs pip install "
+                                                          "'pmd-envelope[cluster]')")
+    b.add_argument("--json", action="store_true", help="print the batch record (batch.json) instead of a table")
+    b.set_defaults(func=_cmd_batch)
+
     m = sub.add_parser("measure", help="measure one mesh (integrity gate and geometry)",
                        formatter_class=argparse.RawDescriptionHelpFormatter, epilog=(
                            "example:\n  pmd-envelope measure sample_scans/cranial-001/design.stl --units mm --json\n\n"
@@ -377,6 +412,69 @@ def _cmd_validate(args) -> int:
         print(f"report: {report_path}")
         print(f"ledger: {Path(args.out) / 'ledger.sqlite'} entry {entry.seq} (hash {entry.entry_hash[:16]}…)")
     return EXIT_OK if rec["verdict"] == "conforming" else EXIT_NONCONFORMING
+
+
+def _cmd_batch(args) -> int:
+    from pmd_envelope.batch import run_batch
+
+    progress, done = _batch_progress()
+    try:
+        batch = run_batch(args.cases, args.out, envelope_dir=args.envelopes, workers=args.workers,
+                          scheduler=args.scheduler, progress=progress)
+    finally:
+        done()
+    if args.json:
+        print((batch.folder / "batch.json").read_text(encoding="utf-8"), end="")
+    else:
+        rows = [("case", "case id", "outcome", "record or reason")]
+        rows += [(o.case, o.case_id or "-", o.status, o.record_path or o.reason or "") for o in batch.outcomes]
+        widths = [max(len(r[i]) for r in rows) for i in range(3)]
+        for r in rows:
+            print("  ".join(x.ljust(w) for x, w in zip(r[:3], widths)) + "  " + r[3])
+        c = batch.counts
+        print(f"{len(batch.outcomes)} case(s): {c['conforming']} conforming, {c['nonconforming']} nonconforming, "
+              f"{c['failed']} failed")
+        print(f"summary: {batch.folder / 'summary.csv'} (and summary.parquet); batch record {batch.folder / 'batch.json'}")
+        if (Path(args.out) / "ledger.sqlite").is_file():
+            print(f"ledger: {Path(args.out) / 'ledger.sqlite'}")
+    return EXIT_OK if batch.all_conforming else EXIT_NONCONFORMING
+
+
+def _batch_progress():
+    """``(callback, close)``: a tqdm bar on a terminal, else one plain line per case, both on stderr."""
+    if sys.stderr.isatty():
+        from tqdm import tqdm
+
+        bar = None
+
+        def bar_update(done, total, outcome):
+            nonlocal bar
+            if bar is None:
+                # a terminal that reports no size (a bare pseudo-terminal, ``script``) gets no bar
+                # from tqdm (no width, and line 0 is "below the screen"): assume 80 x 24 there
+                try:
+                    size = os.get_terminal_size(sys.stderr.fileno())
+                except (OSError, ValueError):
+                    size = os.terminal_size((0, 0))
+                bar = tqdm(total=total, unit="case", desc="batch", file=sys.stderr,
+                           dynamic_ncols=bool(size.columns and size.lines), ncols=None if size.columns else 80,
+                           nrows=None if size.lines else 24)
+            if outcome is None:
+                return
+            bar.set_postfix_str(f"{outcome.case_id or Path(outcome.case).name}: {outcome.status}", refresh=False)
+            bar.update(1)
+
+        return bar_update, lambda: bar is not None and bar.close()
+
+    def line(done, total, outcome):
+        if outcome is None:
+            print(f"batch: {total} case(s)", file=sys.stderr, flush=True)
+            return
+        why = f" ({outcome.reason})" if outcome.reason else ""
+        print(f"[{done}/{total}] {outcome.case}: {outcome.status}{why} {outcome.seconds:.1f} s", file=sys.stderr,
+              flush=True)
+
+    return line, lambda: None
 
 
 def _verdict_table(rec: dict) -> str:

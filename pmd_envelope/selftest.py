@@ -5,7 +5,7 @@ A manufacturer validates the software it uses in its quality system (ISO 13485 Â
 gives the objective evidence for one installation:
 
 * IQ, packages: every package pinned in the shipped ``data/constraints.txt`` is installed at its
-  pinned version (a package of the ``test`` extra only may be absent).
+  pinned version (a package of an extra only, ``test`` or ``cluster``, may be absent).
 * IQ, files: every file of the package matches the SHA-256 recorded in ``data/manifest.sha256``,
   and no module is present that the manifest does not list. The software's own hash is the
   SHA-256 of the manifest.
@@ -142,12 +142,12 @@ def _canonical(name: str) -> str:
 
 
 def _test_only() -> set[str]:
-    """Packages required only by the ``test`` extra (from the installed distribution's metadata)."""
+    """Packages required only by an extra (``test``, ``cluster``; from the installed distribution's metadata)."""
     try:
         reqs = _md.requires("pmd-envelope") or []
     except _md.PackageNotFoundError:
         return set()
-    return {_canonical(re.match(r"[A-Za-z0-9_.-]+", r).group(0)) for r in reqs if "extra ==" in r and "test" in r}
+    return {_canonical(re.match(r"[A-Za-z0-9_.-]+", r).group(0)) for r in reqs if "extra ==" in r}
 
 
 def _package_checks(root: Path) -> list[Check]:
@@ -165,7 +165,7 @@ def _package_checks(root: Path) -> list[Check]:
         except _md.PackageNotFoundError:
             optional = _canonical(name) in test_only
             checks.append(Check(group="packages", name=name, passed=optional, expected=version,
-                                observed="not installed (test extra only)" if optional else "not installed"))
+                                observed="not installed (optional extra only)" if optional else "not installed"))
             continue
         checks.append(Check(group="packages", name=name, passed=got == version, expected=version, observed=got))
     return checks

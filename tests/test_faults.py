@@ -189,3 +189,47 @@ def test_two_validations_into_one_folder_at_once(tmp_path):
     assert vcode == 0 and result["records"] == 3, result
     records = [f for f in _files(out) if f.endswith("/record.json")]
     assert sorted(f.split("/")[0] for f in records) == ["cranial-001", "cranial-001", "cranial-003"]  # none overwritten
+
+
+def test_kill_9_during_a_batch_keeps_the_evidence_consistent_and_a_rerun_completes(tmp_path):
+    """kill -9 of the batch process once some cases are committed (issue 10 item 4): every case
+    committed before the kill is complete and verifies, no batch summary claims a batch that did
+    not finish, and running the same batch again validates every case again (new records beside
+    the first ones: evidence is never overwritten) and writes the summary."""
+    import signal
+
+    out = tmp_path / "ev"
+    cases = [str(SAMPLES / c) for c in ("cranial-001", "cranial-002", "cranial-003", "cranial-004")]
+    cmd = [sys.executable, "-m", "pmd_envelope", "batch", *cases, "--out", str(out), "--workers", "2"]
+    # a session of its own, so the workers the killed process leaves behind can be ended after it
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=_env(),
+                            start_new_session=True)
+    try:
+        deadline = time.monotonic() + 600
+        while not list(out.glob("*/LATEST")):  # LATEST is written once a case's commit is in place
+            assert proc.poll() is None, proc.stderr.read()
+            assert time.monotonic() < deadline, "no case was committed within 600 s"
+            time.sleep(0.02)
+        os.kill(proc.pid, signal.SIGKILL)
+        assert proc.wait(timeout=60) == -signal.SIGKILL
+    finally:
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)  # the orphaned workers (they never write evidence)
+        except ProcessLookupError:
+            pass
+        proc.stderr.close()
+    vcode, result = _verify(out)
+    committed = result["records"] if result else None
+    assert vcode == 0 and 1 <= committed < len(cases), result
+    assert not (out / "_batches").exists() or not [p for p in (out / "_batches").iterdir()
+                                                   if (p / "batch.json").is_file()]
+    assert not [f for f in _files(out) if f.endswith((".pending", ".tmp"))]
+
+    rerun = subprocess.run(cmd, capture_output=True, text=True, env=_env())
+    assert rerun.returncode == 1, rerun.stderr  # cranial-002 and -003 are nonconforming
+    (batch,) = [p for p in (out / "_batches").iterdir() if not p.name.startswith(".")]
+    doc = json.loads((batch / "batch.json").read_text())
+    assert [(c["case"], c["status"]) for c in doc["cases"]] == list(zip(cases, ["conforming", "nonconforming",
+                                                                               "nonconforming", "conforming"]))
+    vcode, result = _verify(out)
+    assert vcode == 0 and result["records"] == committed + len(cases), result
