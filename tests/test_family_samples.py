@@ -29,14 +29,19 @@ def test_files_match_manifest(case_id):
         assert hashlib.sha256((SAMPLES / case_id / name).read_bytes()).hexdigest() == digest, name
 
 
-def test_generator_reproduces_the_peek_cases(tmp_path):
+def test_generator_reproduces_every_family_case(tmp_path):
+    """One run of the generator for every family (mandible, guide, PEEK): the whole manifest and
+    every file's bytes, not only the manifest's word for them."""
     subprocess.run([sys.executable, str(ROOT / "scripts" / "make_family_cases.py"), "--out", str(tmp_path)],
                    check=True, capture_output=True)
-    got = {c["case_id"]: c for c in json.loads((tmp_path / "FAMILY_MANIFEST.json").read_text())["cases"]}
-    for case_id, case in PEEK.items():
-        assert same_manifest(got[case_id], case) == [], case_id
-        for name in case["files"]:  # the bytes themselves, not only the manifest's word for them
-            assert (tmp_path / case_id / name).read_bytes() == (SAMPLES / case_id / name).read_bytes(), name
+    again = json.loads((tmp_path / "FAMILY_MANIFEST.json").read_text())
+    assert same_manifest(again, MANIFEST) == []
+    assert {m for c in MANIFEST["cases"] for m in [c["family_module"]]} == {
+        "pmd_envelope.families.mandible_shapes", "pmd_envelope.families.guide_shapes", CRANIAL}
+    for case in MANIFEST["cases"]:
+        for name in case["files"]:
+            assert (tmp_path / case["case_id"] / name).read_bytes() == (SAMPLES / case["case_id"] / name).read_bytes(), \
+                (case["case_id"], name)
 
 
 def test_no_sliver_faces_in_the_plate_frame():
@@ -113,7 +118,7 @@ def test_rim_band_holes_fail_only_on_the_ligament(validations):
     assert np.linalg.norm(np.subtract(w["point"], w["opposite"])) == pytest.approx(m["value"], abs=0.02)
 
 
-def test_peek_cases_same_with_simd_dispatch_restricted(tmp_path):
+def test_family_cases_same_with_simd_dispatch_restricted(tmp_path):
     """The CSG plates are placed with numpy (sin, arcsin, rotations) before manifold3d cuts them and
     before the vertices are snapped to the grid: the bytes must not depend on numpy's SIMD routines
     (as tests/test_determinism.py checks for scripts/make_sample_cases.py) nor on the CSG being
@@ -128,6 +133,7 @@ def test_peek_cases_same_with_simd_dispatch_restricted(tmp_path):
     r = subprocess.run([sys.executable, str(ROOT / "scripts" / "make_family_cases.py"), "--out", str(out)],
                        env=restricted_env(env), capture_output=True, text=True, timeout=600)
     assert r.returncode == 0 and "NPY_DISABLE_CPU_FEATURES" not in r.stderr, r.stderr
-    for case_id, case in PEEK.items():
+    for case in MANIFEST["cases"]:  # every family's cases
         for name in case["files"]:
-            assert (out / case_id / name).read_bytes() == (SAMPLES / case_id / name).read_bytes(), (case_id, name)
+            assert (out / case["case_id"] / name).read_bytes() == (SAMPLES / case["case_id"] / name).read_bytes(), \
+                (case["case_id"], name)

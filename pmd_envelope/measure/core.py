@@ -117,7 +117,7 @@ def measure_mesh(mesh: MeshData, settings: Settings, *, expected_bodies: int | N
 
 def measure_design(mesh: MeshData, settings: Settings, envelope: Envelope | None = None, *,
                    anatomy: MeshData | None = None, thickness_method: str | None = None,
-                 plan: Mapping[str, object] | None = None) -> MeshMeasurements:
+                   plan: Mapping[str, object] | None = None) -> MeshMeasurements:
     """Gate and measure a design mesh with the choices its envelope makes.
 
     The envelope gives the expected body count, the plausible size, the ``wall_thickness``
