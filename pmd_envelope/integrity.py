@@ -27,7 +27,6 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from pmd_envelope.geometry import MeshData, count_bodies, mesh_edges, mesh_face_geometry, mesh_signed_volume
-from pmd_envelope.rays import EmbreeCaster, moller_trumbore
 from pmd_envelope.units import LENGTH_UNITS_TO_MM
 
 __all__ = ["IntegrityReport", "SelfIntersectionCheck", "check_integrity", "nonmanifold_vertex_count",
@@ -158,50 +157,6 @@ def _fans_by_graph(a: np.ndarray, b: np.ndarray, n: int, order: np.ndarray, k: n
     pairs = np.unique(a.astype(np.int64) * len(a) + labels)  # distinct (vertex, fan) pairs
     fans = np.bincount(pairs // len(a), minlength=n)
     return int((fans > 1).sum())
-
-
-def _self_intersection_worker(v: np.ndarray, f: np.ndarray) -> tuple[int, str]:
-    """Runs in a separate process: manifold3d's verdict on the mesh, and edges piercing faces.
-
-    An edge (a, b) of the mesh is cast as a ray of its own length with the embree engine, the
-    faces incident to a or b excluded; a hit is confirmed in float64 (Moller-Trumbore) before it
-    counts. Two triangles that cross (not coplanar) always have an edge of one through the other.
-    """
-    import manifold3d  # deferred: only the worker process needs it (a compiled library, ~0.2 s to import)
-
-    try:
-        m = manifold3d.Manifold(manifold3d.Mesh64(vert_properties=np.ascontiguousarray(v, dtype=np.float64),
-                                                  tri_verts=np.ascontiguousarray(f, dtype=np.uint64)))
-        status = str(m.status()).split(".")[-1]
-    except Exception as exc:  # manifold3d refuses some inputs by raising; record why
-        status = f"error: {type(exc).__name__}: {exc}"
-
-    # unique undirected edges by one int64 key each: a 1-D sort and a mask (0.2 s at 3M
-    # half-edges), where np.unique(axis=0) on (3m, 2) rows sorts lexicographically (4 s) and
-    # numpy 2.4's 1-D np.unique of integers hashes first (1.3 s); numpy, not pandas' hash unique,
-    # so the worker process does not import pandas (0.5 s of its start-up)
-    a, b = f.reshape(-1), f[:, [1, 2, 0]].reshape(-1)
-    n = len(v)
-    key = np.sort(np.minimum(a, b).astype(np.int64) * n + np.maximum(a, b))
-    key = key[np.r_[True, key[1:] != key[:-1]]] if len(key) else key
-    e = np.stack([key // n, key % n], axis=1)
-    va, vb = v[e[:, 0]], v[e[:, 1]]
-    length = np.linalg.norm(vb - va, axis=1)
-    ok = length > 0
-    e, va, vb, length = e[ok], va[ok], vb[ok], length[ok]
-    d = (vb - va) / length[:, None]
-
-    def incident(ray, face):
-        ff = f[face]
-        return (ff == e[ray, 0:1]).any(axis=1) | (ff == e[ray, 1:2]).any(axis=1)
-
-    caster = EmbreeCaster(v, f, recast_step=0.0)
-    t, hit = caster.first_hit(va, d, incident, t_max=length)
-    cand = np.flatnonzero((hit >= 0) & (t < length))
-    tri = v[f[hit[cand]]]
-    t64 = moller_trumbore(va[cand], d[cand], tri[:, 0], tri[:, 1], tri[:, 2])
-    confirmed = int(((t64 > 0) & (t64 < length[cand])).sum())
-    return confirmed, status
 
 
 _SELF_CHECK_NAME = "self-intersection check:"

@@ -11,6 +11,10 @@ faces (int64), little-endian; on stdout, one line of JSON ``{"count": int, "stat
 Through a pipe, not a file, so a full disk cannot stop the check. Any failure exits non-zero
 with the error on stderr; the parent then records the check as not evaluated, which makes the
 gate indeterminate (never a pass).
+
+The check itself lives here, not in :mod:`pmd_envelope.integrity`, so the worker imports only
+numpy, manifold3d and the ray casters (0.2 s of CPU to start instead of 0.45 s with the gate's
+scipy imports: a start per validated design).
 """
 
 from __future__ import annotations
@@ -18,20 +22,65 @@ from __future__ import annotations
 import json
 import sys
 
-__all__ = ["main"]
+__all__ = ["main", "self_intersections_here"]
 
 
 def main() -> int:
-    from pmd_envelope.integrity import _self_intersection_worker
-
     stdin = sys.stdin.buffer
     shapes = json.loads(stdin.readline())
     v = _read(stdin, "<f8", shapes["v"])
     f = _read(stdin, "<i8", shapes["f"])
-    count, status = _self_intersection_worker(v, f)
+    count, status = self_intersections_here(v, f)
     sys.stdout.write(json.dumps({"count": int(count), "status": str(status)}) + "\n")
     sys.stdout.flush()
     return 0
+
+
+def self_intersections_here(v: np.ndarray, f: np.ndarray) -> tuple[int, str]:
+    """Runs in a separate process: manifold3d's verdict on the mesh, and edges piercing faces.
+
+    An edge (a, b) of the mesh is cast as a ray of its own length with the embree engine, the
+    faces incident to a or b excluded; a hit is confirmed in float64 (Moller-Trumbore) before it
+    counts. Two triangles that cross (not coplanar) always have an edge of one through the other.
+    """
+    import manifold3d  # deferred: only the worker process needs it (a compiled library, ~0.2 s to import)
+    import numpy as np
+
+    from pmd_envelope.rays import EmbreeCaster, moller_trumbore
+
+    try:
+        m = manifold3d.Manifold(manifold3d.Mesh64(vert_properties=np.ascontiguousarray(v, dtype=np.float64),
+                                                  tri_verts=np.ascontiguousarray(f, dtype=np.uint64)))
+        status = str(m.status()).split(".")[-1]
+    except Exception as exc:  # manifold3d refuses some inputs by raising; record why
+        status = f"error: {type(exc).__name__}: {exc}"
+
+    # unique undirected edges by one int64 key each: a 1-D sort and a mask (0.2 s at 3M
+    # half-edges), where np.unique(axis=0) on (3m, 2) rows sorts lexicographically (4 s) and
+    # numpy 2.4's 1-D np.unique of integers hashes first (1.3 s); numpy, not pandas' hash unique,
+    # so the worker process does not import pandas (0.5 s of its start-up)
+    a, b = f.reshape(-1), f[:, [1, 2, 0]].reshape(-1)
+    n = len(v)
+    key = np.sort(np.minimum(a, b).astype(np.int64) * n + np.maximum(a, b))
+    key = key[np.r_[True, key[1:] != key[:-1]]] if len(key) else key
+    e = np.stack([key // n, key % n], axis=1)
+    va, vb = v[e[:, 0]], v[e[:, 1]]
+    length = np.linalg.norm(vb - va, axis=1)
+    ok = length > 0
+    e, va, vb, length = e[ok], va[ok], vb[ok], length[ok]
+    d = (vb - va) / length[:, None]
+
+    def incident(ray, face):
+        ff = f[face]
+        return (ff == e[ray, 0:1]).any(axis=1) | (ff == e[ray, 1:2]).any(axis=1)
+
+    caster = EmbreeCaster(v, f, recast_step=0.0)
+    t, hit = caster.first_hit(va, d, incident, t_max=length)
+    cand = np.flatnonzero((hit >= 0) & (t < length))
+    tri = v[f[hit[cand]]]
+    t64 = moller_trumbore(va[cand], d[cand], tri[:, 0], tri[:, 1], tri[:, 2])
+    confirmed = int(((t64 > 0) & (t64 < length[cand])).sum())
+    return confirmed, status
 
 
 def _read(stream, dtype: str, shape: list[int]):
