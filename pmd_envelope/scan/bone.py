@@ -139,16 +139,19 @@ def closest_points(points: np.ndarray, mesh: MeshData, k: int = 6) -> tuple[np.n
     slot = np.arange(len(owner)) - start[owner]
     table[owner, slot] = face_of
     cand = table[near].reshape(len(points), -1)
-    pi, ci = np.nonzero(cand >= 0)
+    # each candidate face once per point (a face is incident to several of the near vertices:
+    # ~4x fewer projections), in ascending face id
+    cand.sort(axis=1)
+    keep = cand >= 0
+    keep[:, 1:] &= cand[:, 1:] != cand[:, :-1]
+    pi, ci = np.nonzero(keep)  # row-major: pi ascending, every point has a candidate
     fid = cand[pi, ci]
     q = tri_closest(v[f[fid]], points[pi])
     d = np.linalg.norm(q - points[pi], axis=1)
-    best = np.full(len(points), np.inf)
-    np.minimum.at(best, pi, d)
-    hit = d == best[pi]
-    first = np.full(len(points), -1, dtype=np.int64)
-    idx = np.flatnonzero(hit)[::-1]  # first of equal candidates wins: write in reverse
-    first[pi[idx]] = idx
+    start = np.flatnonzero(np.r_[True, pi[1:] != pi[:-1]])
+    best = np.minimum.reduceat(d, start)
+    idx = np.flatnonzero(d == best[pi])
+    first = idx[np.r_[True, pi[idx][1:] != pi[idx][:-1]]]  # of equal candidates, the smallest face id
     return q[first], best, fid[first]
 
 
