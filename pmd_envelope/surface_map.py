@@ -55,7 +55,13 @@ def box_frame(vertices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     step = max(1, len(q) // 200_000)
     e3 = axes[2]
     # a dome rises toward its middle on its convex side: there w falls as the radius grows
-    if np.corrcoef((q[::step, 0] ** 2 + q[::step, 1] ** 2), q[::step, 2])[0, 1] > 0:
+    r2, w = q[::step, 0] ** 2 + q[::step, 1] ** 2, q[::step, 2]
+    with np.errstate(invalid="ignore", divide="ignore"):  # no spread (a flat slab): no side is concave
+        corr = np.corrcoef(r2, w)[0, 1] if r2.std() > 0 and w.std() > 0 else np.nan
+    if np.isfinite(corr) and corr != 0:
+        if corr > 0:
+            e3 = -e3
+    elif e3[int(np.argmax(np.abs(e3)))] < 0:  # no concave side: the sign from the scanner axes, not the eigensolver
         e3 = -e3
     world = np.eye(3)
     if ext[0] - ext[1] <= _SQUARE * ext[0]:
