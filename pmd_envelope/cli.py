@@ -588,15 +588,17 @@ def _cmd_measure(args) -> int:
 
 
 def _cmd_envelope_check(args) -> int:
-    from pmd_envelope.envelope import load_envelope
+    from pmd_envelope.envelope import load_envelope, newer_released_versions
     from pmd_envelope.worstcase import envelope_worst_cases
     from pmd_envelope.worstcase.metric import format_configuration
 
     env = load_envelope(args.envelope_file)
     worst = envelope_worst_cases(env)
     warnings = [w for e in worst for w in e.warnings]
+    newer = newer_released_versions(args.envelope_file, env) if env.status == "released" else []
     if args.json:
         print(json.dumps({"id": env.id, "version": env.version, "status": env.status, "sha256": env.sha256,
+                          "superseded_by": newer,
                           "parameters": [p.name for p in env.parameters], "variables": [v.name for v in env.variables],
                           "metrics": [m.name for m in env.metrics], "worst_case": [e.as_dict() for e in worst],
                           "warnings": warnings}, indent=2, sort_keys=True, allow_nan=False))
@@ -604,6 +606,9 @@ def _cmd_envelope_check(args) -> int:
         print(f"{args.envelope_file}: valid")
         print(f"  {env.id} {env.version} ({env.status}), {'implantable' if env.implantable else 'non-implantable'}, "
               f"sha256 {env.sha256[:16]}…")
+        if newer:
+            print(f"  superseded: the newer released version {newer[-1]} is beside it; new designs claim {newer[-1]} "
+                  "(a released file is never edited, so its status still reads 'released')")
         print(f"  parameters: {', '.join(p.name for p in env.parameters)}")
         print(f"  manufacturing variables: {', '.join(v.name for v in env.variables)}")
         print(f"  metrics: {', '.join(m.name for m in env.metrics)}")

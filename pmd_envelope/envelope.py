@@ -23,7 +23,7 @@ from pmd_envelope.tomlread import TomlReader
 
 __all__ = [
     "Parameter", "Variable", "Level", "Distribution", "Constant", "TestedConstruct", "Metric", "ChangeEntry",
-    "Envelope", "load_envelope", "find_envelope",
+    "Envelope", "load_envelope", "find_envelope", "newer_released_versions",
 ]
 
 SCHEMA = "pmd-envelope/envelope/1"
@@ -234,6 +234,28 @@ def find_envelope(envelope_dir: str | Path, envelope_id: str, version: str) -> P
         raise InputFileError(path, f"envelope {envelope_id} version {version} not found ({have}); "
                                    f"name one of them in the case, put the file at {path} or pass --envelopes DIR")
     return path
+
+
+def newer_released_versions(path: str | Path, envelope: Envelope) -> list[str]:
+    """Versions of the same envelope id, beside ``path``, newer than ``envelope`` and released.
+
+    A released file is never edited, so its ``status`` stays ``released`` after a newer version
+    is released: this is how ``envelope check`` says the older one is superseded (new designs
+    claim the newest). A sibling file that does not load is not counted.
+    """
+    def key(v: str) -> tuple[int, ...]:
+        return tuple(int(x) for x in v.split("."))
+
+    newer = []
+    for p in Path(path).parent.glob("*.toml"):
+        if _VERSION_RE.match(p.stem) and key(p.stem) > key(envelope.version):
+            try:
+                other = load_envelope(p)
+            except (InputFileError, EnvelopeError):
+                continue
+            if other.id == envelope.id and other.status == "released":
+                newer.append(other.version)
+    return sorted(newer, key=key)
 
 
 def load_envelope(path: str | Path) -> Envelope:

@@ -5,6 +5,7 @@ Closed-form truth: the worst corner of the clamped-plate yield load written out 
 envelope), not by pmd_envelope.models.
 """
 
+import json
 import math
 import re
 
@@ -101,3 +102,14 @@ def test_cranial_007_is_cranial_005_conforming_under_the_released_envelope(valid
     assert m5 == m7 and m7["scan_fit_gap"] is not None
     (w,) = v7.record["worst_case"]
     assert w["passed"] and w["coverage"]["covered"]
+
+
+def test_check_names_the_newer_released_version(capsys):
+    """1.0.0 stays released and unchanged (it still fails --strict); the check says 1.3.0 supersedes it."""
+    folder = ENVELOPES / "cranial-plate-ti64-lpbf"
+    assert main(["envelope", "check", str(folder / "1.0.0.toml")]) == 0
+    assert "superseded: the newer released version 1.3.0 is beside it" in capsys.readouterr().out
+    assert main(["envelope", "check", str(folder / "1.3.0.toml"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["superseded_by"] == []
+    assert main(["envelope", "check", str(folder / "1.0.0.toml"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["superseded_by"] == ["1.3.0"]
