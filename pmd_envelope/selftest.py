@@ -28,6 +28,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 import pmd_envelope
 from pmd_envelope.record import canonical_json
 
@@ -326,10 +328,66 @@ def _tampered_ledger(name):
     ]
 
 
+def _placed(v: np.ndarray, f: np.ndarray):
+    """The mesh turned 30 deg about (1, 2, 2)/3 and moved by (40, -25, 120) mm: a fixed placement in
+    scanner coordinates, so the answer must not depend on how the design sits."""
+    from scipy.spatial.transform import Rotation
+
+    from pmd_envelope.mesh_io import mesh_from_arrays
+
+    rot = Rotation.from_rotvec(np.radians(30.0) * np.array([1.0, 2.0, 2.0]) / 3.0)
+    return mesh_from_arrays(rot.apply(v) + np.array([40.0, -25.0, 120.0]), f, path="selftest"), rot
+
+
+def _mandible_bar(name):
+    from pmd_envelope.families import FamilyContext
+    from pmd_envelope.families.mandible import measure_mandible_plate
+    from pmd_envelope.families.mandible_shapes import mandible_plate
+    from pmd_envelope.settings import DEFAULT_SETTINGS
+
+    # a plate bent around an arch of R 45 mm (CSG, manifold3d): section, length and spacing along the
+    # arc within the arc polygon's sagitta plus the 0.5 mm stations' chord shortfall (tests/test_mandible.py)
+    v, f, truth = mandible_plate(width=7.5, height=2.2, length=100.0, hole_diameter=2.3, bend_radius=45.0,
+                                 bend="wrap", holes=((6.0, 0.0), (15.0, 0.0), (25.5, 0.0), (35.0, 0.0)))
+    mesh, _ = _placed(v, f)
+    got = {m.parameter: m.value for m in measure_mandible_plate(mesh, FamilyContext(settings=DEFAULT_SETTINGS))}
+    arc = truth["tolerance_arc"] + 1e-6
+    return [_within(f"{name}_bar_width", got["bar_width"], 7.5, arc, "mm"),
+            _within(f"{name}_bar_height", got["bar_height"], 2.2, arc, "mm"),
+            _within(f"{name}_bar_length", got["bar_length"], 100.0, 3e-3, "mm"),
+            _within(f"{name}_hole_spacing", got["hole_spacing"], 9.0, 2e-3, "mm"),
+            _within(f"{name}_bend_radius", got["bend_radius"], 45.0, 1e-3, "mm")]
+
+
+def _knee_guide(name):
+    from pmd_envelope.families import FamilyContext
+    from pmd_envelope.families.guide import measure_pin_holes, measure_slot
+    from pmd_envelope.families.guide_shapes import guide_parameters, guide_plan, guide_truth, knee_guide
+    from pmd_envelope.settings import DEFAULT_SETTINGS
+
+    # the CSG guide of the sample cases, slot 1.45 mm, the plan 2 deg and 0.3 mm off the slot; the
+    # measurers fit planes and cylinders to exact CSG faces: 1e-6-level agreement, 1e-3 stated
+    p = guide_parameters(plan_tilt_deg=2.0, plan_offset=0.3)
+    v, f = knee_guide(p)
+    mesh, rot = _placed(v, f)
+    rp = guide_plan(p)["resection_plane"]
+    plan = {"length_unit": "mm", "resection_plane": {
+        "point": tuple(rot.apply(np.asarray(rp["point"])) + np.array([40.0, -25.0, 120.0])),
+        "normal": tuple(rot.apply(np.asarray(rp["normal"])))}}
+    ctx = FamilyContext(settings=DEFAULT_SETTINGS, plan=plan)
+    got = {m.parameter: m.value for m in measure_slot(mesh, ctx) + measure_pin_holes(mesh, ctx)}
+    truth = guide_truth(p)
+    return [_within(f"{name}_{k}", got[k], truth[k], 1e-3, "deg" if k == "slot_plane_angle" else "mm")
+            for k in ("slot_width", "slot_length", "slot_wall_thickness", "slot_plane_angle", "slot_plane_offset",
+                      "pin_hole_diameter")]
+
+
 #: The known-answer cases, in report order: (name, function returning checks).
 KNOWN_ANSWERS = (
     ("shell_thickness", _shell_thickness),
     ("cap_plate", _cap_plate),
+    ("mandible_bar", _mandible_bar),
+    ("knee_guide", _knee_guide),
     # linear metric: the worst (minimum) corner is the bound that lowers each term: x = -1, y = +1 -> 2 - 3 - 1 = -2
     ("worst_case_corner", _worst_case("worst_case_corner", "2 + 3 * x - y", -2.0, {"x": -1.0, "y": 1.0}, 1e-12, 0.0)),
     # convex bowl: interior minimum 1 at (0.3, -0.2), which no corner reaches (best corner 2.77)

@@ -117,3 +117,25 @@ def _pinned(name):
     for line in (ROOT / "constraints.txt").read_text().splitlines():
         if line.startswith(f"{name}=="):
             return line.split("==")[1]
+
+
+def test_pdf_shows_every_character_of_a_failed_check(package_copy):
+    """A changed file's two hashes are wider than the page: the line wraps, nothing is cut off."""
+    import pypdfium2
+
+    from pmd_envelope.report.selftest import render_selftest
+
+    (package_copy / "units.py").write_text("# changed\n", encoding="utf-8")
+    result = st.run_selftest(package_copy).as_dict()
+    (check,) = [c for c in result["checks"] if c["name"] == "units.py"]
+    assert not check["passed"] and len(check["expected"]) == len(check["observed"]) == 64
+    pdf = pypdfium2.PdfDocument(render_selftest(result))
+    text = "".join(pdf[i].get_textpage().get_text_range() for i in range(len(pdf)))
+    flat = "".join(text.split())  # wrapped lines joined again
+    assert check["expected"] in flat and check["observed"] in flat
+    for i in range(len(pdf)):  # every character inside the page
+        page, tp = pdf[i], pdf[i].get_textpage()
+        width = page.get_width()
+        for k in range(tp.count_chars()):
+            left, _, right, _ = tp.get_charbox(k)
+            assert 0 <= left and right <= width, (i, k)
