@@ -36,6 +36,7 @@ from scipy.spatial.transform import Rotation
 
 from pmd_envelope.mesh_io import write_binary_stl
 from pmd_envelope.resolution import round_reals
+from sample_common import GRID_MM, case_head, on_grid, sha256
 
 SEED = 20261125
 FAMILY_MODULES: tuple[str, ...] = (
@@ -43,28 +44,9 @@ FAMILY_MODULES: tuple[str, ...] = (
     "pmd_envelope.families.guide_shapes",
     "pmd_envelope.families.cranial_shapes",
 )
-#: Vertex grid [mm], as in scripts/make_sample_cases.py.
-GRID_MM = 2.0**-10
 
-CASE_TOML = """\
-# Sample case {case_id} (made by scripts/make_family_cases.py, seed {seed}; do not edit by hand).
-# {title}
-schema = "pmd-envelope/case/1"
-case_id = "{case_id}"
-patient_ref = "PSN-{pseudo}"
-design_iteration = "D1"
-designer = "sample-designer"
-physician_approval_ref = "APPR-{case_id}-D1"
-
-[envelope]
-id = "{env_id}"
-version = "{env_version}"
-
-[request]
-id = "HCP-REQ-{case_id}"
-received = 2026-09-20
-planned_use = 2026-11-30
-[request.characteristics]
+#: The case.toml after its head (sample_common.case_head).
+CASE_TAIL = """\
 {characteristics}
 [scan]
 modality = "CT"
@@ -77,11 +59,6 @@ length_unit = "mm"
 mesh = "design.stl"
 units = "mm"
 {plan}"""
-
-
-def on_grid(vertices: np.ndarray) -> np.ndarray:
-    """Vertices snapped to the GRID_MM grid (round half to even, exact: scaling by 2^10 is exact)."""
-    return np.round(np.asarray(vertices, dtype=np.float64) / GRID_MM) * GRID_MM
 
 
 def toml_value(x) -> str:
@@ -123,10 +100,6 @@ def moved_plan(plan, rot: Rotation, shift: np.ndarray):
     return plan
 
 
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", default=str(Path(__file__).resolve().parent.parent / "sample_scans"))
@@ -149,13 +122,12 @@ def main(argv=None) -> int:
             folder.mkdir(parents=True, exist_ok=True)
             write_binary_stl(folder / "design.stl", placed, np.asarray(faces),
                              header=f"pmd-envelope sample {case_id}".encode())
-            pseudo = hashlib.sha256(f"{SEED}:{case_id}".encode()).hexdigest()[:8].upper()
             chars = "".join(f"{k} = {toml_value(v)}\n" for k, v in spec["characteristics"].items())
             plan = moved_plan(spec.get("plan"), rot, shift)
-            (folder / "case.toml").write_text(CASE_TOML.format(
-                case_id=case_id, seed=SEED, title=spec["title"], pseudo=pseudo, env_id=spec["envelope"][0],
-                env_version=spec["envelope"][1], characteristics=chars, plan=plan_toml(plan)),
-                encoding="utf-8")
+            (folder / "case.toml").write_text(case_head(
+                generator="make_family_cases.py", seed=SEED, comment=spec["title"], case_id=case_id,
+                envelope=tuple(spec["envelope"]), request_id=f"HCP-REQ-{case_id}") + CASE_TAIL.format(
+                characteristics=chars, plan=plan_toml(plan)), encoding="utf-8")
             manifest["cases"].append(round_reals({
                 "case_id": case_id, "family_module": module_name, "expected_verdict": spec["expected_verdict"],
                 "why": spec["why"], "envelope": list(spec["envelope"]), "parameters": spec["parameters"],

@@ -23,7 +23,6 @@ Usage: python scripts/make_sample_cases.py [--out sample_scans]
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import math
 from pathlib import Path
@@ -34,6 +33,7 @@ from scipy.spatial.transform import Rotation
 from pmd_envelope.mesh_io import write_binary_stl
 from pmd_envelope.resolution import round_reals
 from pmd_envelope.shapes import anatomy_sphere, cap_plate_truth, spherical_cap_plate
+from sample_common import GRID_MM, case_head, on_grid, sha256
 
 SEED = 20261124
 ENVELOPE = ("cranial-plate-ti64-lpbf", "1.0.0")
@@ -53,28 +53,9 @@ CASES = [
      "as the anatomy mesh: the fit is measured and recorded", 0.3),
 ]
 ANATOMY_SUBDIVISIONS = 5
-#: Vertex grid [mm]: a power of two, so grid values are exact in float64 and float32 (|x| < 2^14 mm).
-GRID_MM = 2.0**-10
 
-CASE_TOML = """\
-# Sample case {case_id} (made by scripts/make_sample_cases.py, seed {seed}; do not edit by hand).
-# Design: spherical-cap cranial plate, inner radius {R} mm, wall {t} mm, span {span} mm.
-schema = "pmd-envelope/case/1"
-case_id = "{case_id}"
-patient_ref = "PSN-{pseudo}"
-design_iteration = "D1"
-designer = "sample-designer"
-physician_approval_ref = "APPR-{case_id}-D1"
-
-[envelope]
-id = "{env_id}"
-version = "{env_version}"
-
-[request]
-id = "HCP-REQ-2026-{num:04d}"
-received = 2026-09-20
-planned_use = 2026-11-30
-[request.characteristics]
+#: The case.toml after its head (sample_common.case_head).
+CASE_TAIL = """\
 defect_site = "{site}"
 rim_overlap_mm = 6.0
 drainage_holes = false
@@ -96,15 +77,6 @@ ANATOMY_TOML = """
 mesh = "anatomy.stl"
 units = "mm"
 """
-
-
-def on_grid(vertices: np.ndarray) -> np.ndarray:
-    """Vertices snapped to the GRID_MM grid (round half to even, exact: scaling by 2^10 is exact)."""
-    return np.round(np.asarray(vertices, dtype=np.float64) / GRID_MM) * GRID_MM
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def main(argv=None) -> int:
@@ -132,11 +104,11 @@ def main(argv=None) -> int:
             write_binary_stl(folder / "anatomy.stl", on_grid(rot.apply(np.array(skull.vertices)) + shift), skull.faces,
                              header=f"pmd-envelope sample {case_id} anatomy".encode())
             files.append("anatomy.stl")
-        pseudo = hashlib.sha256(f"{SEED}:{case_id}".encode()).hexdigest()[:8].upper()
-        (folder / "case.toml").write_text(CASE_TOML.format(
-            case_id=case_id, seed=SEED, R=r, t=t, span=span, pseudo=pseudo, env_id=ENVELOPE[0],
-            env_version=ENVELOPE[1], num=num, site=sites[num - 1], anatomy=ANATOMY_TOML if gap is not None else ""),
-            encoding="utf-8")
+        (folder / "case.toml").write_text(case_head(
+            generator="make_sample_cases.py", seed=SEED, case_id=case_id, envelope=ENVELOPE,
+            comment=f"Design: spherical-cap cranial plate, inner radius {r} mm, wall {t} mm, span {span} mm.",
+            request_id=f"HCP-REQ-2026-{num:04d}") + CASE_TAIL.format(
+            site=sites[num - 1], anatomy=ANATOMY_TOML if gap is not None else ""), encoding="utf-8")
         truth = {k: float(v) for k, v in cap_plate_truth(r, t, a).items()}
         truth["radius_of_curvature"] = r
         if gap is not None:

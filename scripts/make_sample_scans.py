@@ -23,7 +23,6 @@ Usage: python scripts/make_sample_scans.py [--out sample_scans]
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import math
 from pathlib import Path
@@ -34,35 +33,18 @@ from pmd_envelope.mesh_io import write_binary_stl
 from pmd_envelope.resolution import at_resolution, round_reals
 from pmd_envelope.scan.phantom import FAKE_IDENTITY, HU, HeadPhantom, StackGeometry, phantom_volume, write_series
 from pmd_envelope.shapes import cap_plate_truth, spherical_cap_plate
+from sample_common import GRID_MM, case_head, on_grid, sha256
 
 SEED = 20261212
 ENVELOPE = ("cranial-plate-ti64-lpbf", "1.2.0")
-GRID_MM = 2.0**-10
 R_INNER, R_OUTER, R_SCALP = 64.0, 70.0, 75.0  # skull tables and scalp [mm]: adult vault bone ~6 mm
 DEFECT_HALF_ANGLE = 0.35  # [rad]: a defect ~48 mm across
 PLATE_GAP, PLATE_T, OVERLAP = 0.5, 2.0, 0.1  # [mm], [mm], [rad] (7 mm rim on bone, >= 5 mm, domain notes)
 PIXEL, SLICE, ROWS, COLUMNS, SLICES = 0.8, 1.25, 128, 192, 60
 RINGS, SEGMENTS = 30, 120
 
-CASE_TOML = """\
-# Sample case {case_id} (made by scripts/make_sample_scans.py, seed {seed}; do not edit by hand).
-# {what}
-schema = "pmd-envelope/case/1"
-case_id = "{case_id}"
-patient_ref = "PSN-{pseudo}"
-design_iteration = "D1"
-designer = "sample-designer"
-physician_approval_ref = "APPR-{case_id}-D1"
-
-[envelope]
-id = "{env_id}"
-version = "{env_version}"
-
-[request]
-id = "HCP-REQ-2026-{num:04d}"
-received = 2026-09-20
-planned_use = 2026-11-30
-[request.characteristics]
+#: The case.toml after its head (sample_common.case_head).
+CASE_TAIL = """\
 defect_site = "right parietal"
 rim_overlap_mm = 7.0
 drainage_holes = false
@@ -75,14 +57,6 @@ series = "ct"
 mesh = "design.stl"
 units = "mm"
 """
-
-
-def on_grid(vertices: np.ndarray) -> np.ndarray:
-    return np.round(np.asarray(vertices, dtype=np.float64) / GRID_MM) * GRID_MM
-
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 def rotation_to(axis: np.ndarray) -> np.ndarray:
@@ -154,10 +128,10 @@ def main(argv=None) -> int:
             old.unlink()
         paths = write_series(folder / "ct", hu, geo, seed=SEED, slice_thickness=SLICE, series_key="phantom-head")
         write_binary_stl(folder / "design.stl", v, f, header=f"pmd-envelope sample {case_id}".encode())
-        pseudo = hashlib.sha256(f"{SEED}:{case_id}".encode()).hexdigest()[:8].upper()
-        (folder / "case.toml").write_text(CASE_TOML.format(
-            case_id=case_id, seed=SEED, what=what, pseudo=pseudo, env_id=env_id, env_version=env_version,
-            num=num, typed=typed), encoding="utf-8")
+        (folder / "case.toml").write_text(case_head(
+            generator="make_sample_scans.py", seed=SEED, comment=what, case_id=case_id,
+            envelope=(env_id, env_version), request_id=f"HCP-REQ-2026-{num:04d}") + CASE_TAIL.format(typed=typed),
+            encoding="utf-8")
         files = ["case.toml", "design.stl"] + [f"ct/{p.name}" for p in paths]
         t = dict(truth)
         if gap is not None:
