@@ -139,7 +139,8 @@ def measure_design(mesh: MeshData, settings: Settings, envelope: Envelope | None
     params = {p.name: p for p in envelope.parameters} if envelope is not None else {}
     wall, gap = params.get("wall_thickness"), params.get("anatomy_gap")
     method = thickness_method or (wall.method if wall is not None else "ray")
+    family = family_methods()
     return measure_mesh(mesh, settings, expected_bodies=envelope.expected_bodies if envelope is not None else None,
                         plausible_size=envelope.plausible_size if envelope is not None else None,
                         thickness_method=method, anatomy=anatomy, gap_limit=gap.max if gap is not None else None,
-                        family_parameters=tuple(p for p in params if p in family_methods()), plan=plan)
+                        family_parameters=tuple(p for p in params if p in family), plan=plan)
