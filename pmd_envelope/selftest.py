@@ -328,15 +328,21 @@ def _tampered_ledger(name):
     ]
 
 
-def _placed(v: np.ndarray, f: np.ndarray):
-    """The mesh turned 30 deg about (1, 2, 2)/3 and moved by (40, -25, 120) mm: a fixed placement in
-    scanner coordinates, so the answer must not depend on how the design sits."""
+def _placement():
+    """Turn 30 deg about (1, 2, 2)/3, then move by (40, -25, 120) mm: a fixed placement in scanner
+    coordinates, so a family's answer must not depend on how the design sits. (point map, rotation)"""
     from scipy.spatial.transform import Rotation
 
+    rot = Rotation.from_rotvec(np.radians(30.0) * np.array([1.0, 2.0, 2.0]) / 3.0)
+    return (lambda p: rot.apply(np.asarray(p, dtype=float)) + np.array([40.0, -25.0, 120.0])), rot
+
+
+def _placed(v: np.ndarray, f: np.ndarray):
+    """The mesh at :func:`_placement`."""
     from pmd_envelope.mesh_io import mesh_from_arrays
 
-    rot = Rotation.from_rotvec(np.radians(30.0) * np.array([1.0, 2.0, 2.0]) / 3.0)
-    return mesh_from_arrays(rot.apply(v) + np.array([40.0, -25.0, 120.0]), f, path="selftest"), rot
+    move, _ = _placement()
+    return mesh_from_arrays(move(v), f, path="selftest")
 
 
 def _mandible_bar(name):
@@ -349,7 +355,7 @@ def _mandible_bar(name):
     # arc within the arc polygon's sagitta plus the 0.5 mm stations' chord shortfall (tests/test_mandible.py)
     v, f, truth = mandible_plate(width=7.5, height=2.2, length=100.0, hole_diameter=2.3, bend_radius=45.0,
                                  bend="wrap", holes=((6.0, 0.0), (15.0, 0.0), (25.5, 0.0), (35.0, 0.0)))
-    mesh, _ = _placed(v, f)
+    mesh = _placed(v, f)
     got = {m.parameter: m.value for m in measure_mandible_plate(mesh, FamilyContext(settings=DEFAULT_SETTINGS))}
     arc = truth["tolerance_arc"] + 1e-6
     return [_within(f"{name}_bar_width", got["bar_width"], 7.5, arc, "mm"),
@@ -369,11 +375,11 @@ def _knee_guide(name):
     # measurers fit planes and cylinders to exact CSG faces: 1e-6-level agreement, 1e-3 stated
     p = guide_parameters(plan_tilt_deg=2.0, plan_offset=0.3)
     v, f = knee_guide(p)
-    mesh, rot = _placed(v, f)
+    mesh = _placed(v, f)
+    move, rot = _placement()
     rp = guide_plan(p)["resection_plane"]
-    plan = {"length_unit": "mm", "resection_plane": {
-        "point": tuple(rot.apply(np.asarray(rp["point"])) + np.array([40.0, -25.0, 120.0])),
-        "normal": tuple(rot.apply(np.asarray(rp["normal"])))}}
+    plan = {"length_unit": "mm", "resection_plane": {"point": tuple(move(rp["point"])),
+                                                     "normal": tuple(rot.apply(np.asarray(rp["normal"])))}}
     ctx = FamilyContext(settings=DEFAULT_SETTINGS, plan=plan)
     got = {m.parameter: m.value for m in measure_slot(mesh, ctx) + measure_pin_holes(mesh, ctx)}
     truth = guide_truth(p)
