@@ -30,7 +30,7 @@ from pmd_envelope.geometry import MeshData, count_bodies, mesh_edges, mesh_face_
 from pmd_envelope.units import LENGTH_UNITS_TO_MM
 
 __all__ = ["IntegrityReport", "SelfIntersectionCheck", "check_integrity", "nonmanifold_vertex_count",
-           "self_intersections", "with_self_check"]
+           "self_check_in_this_process", "self_intersections", "with_self_check"]
 
 # A face is degenerate when its area is below (1e-9 of the squared largest mesh extent): far below
 # any printable feature (LPBF pins 0.5 mm -> 0.25 mm^2) yet above float64 round-off of a cross
@@ -165,6 +165,24 @@ _SELF_CHECK_METHOD = ("edge-face crossings: every edge cast by embree with its i
                       "confirmed in float64, in a worker process; coplanar overlaps not detected")
 
 
+#: Set by :func:`self_check_in_this_process` in a process that is itself a batch worker.
+_IN_THIS_PROCESS = False
+
+
+def self_check_in_this_process(enabled: bool = True) -> None:
+    """Run the self-intersection check in this process from now on (``False``: in a subprocess again).
+
+    For a process that is itself a disposable worker of a batch's process pool
+    (:func:`pmd_envelope.batch.executors.run_pool`): there, the pool already isolates a crash
+    (a worker that dies is replaced, its case run again alone and, if it dies again, reported as
+    failed), and both cores are busy measuring other cases, so a subprocess per design only
+    costs its start (0.2 s of CPU, most of the check on a sample-sized plate) without running in
+    parallel with anything. The count, method and status are the same as from the subprocess.
+    """
+    global _IN_THIS_PROCESS
+    _IN_THIS_PROCESS = bool(enabled)
+
+
 class SelfIntersectionCheck:
     """The self-intersection check running in a worker process while the caller goes on.
 
@@ -176,17 +194,26 @@ class SelfIntersectionCheck:
     a worker that fails, crashes or outlives ``timeout`` is killed and the check is reported as
     "not evaluated" with the reason, which makes the gate indeterminate, never passed.
 
+    In a process that is itself a batch's pool worker (:func:`self_check_in_this_process`), the
+    check runs in this process when :meth:`result` is called, and a failure of the check is
+    recorded as "not evaluated" the same way; a crash there ends the pool worker, which the pool
+    reports.
+
     Use as a context manager, or call :meth:`result` once.
     """
 
     def __init__(self, v: np.ndarray, f: np.ndarray, timeout: float = 300.0):
         self.timeout = timeout
         self._started = time.monotonic()
+        self._here = (v, f) if _IN_THIS_PROCESS else None
+        self._proc = None
+        self._failed: str | None = "not evaluated: the check's result was already taken"
+        if self._here is not None:
+            return
         # the worker imports this very package, wherever it was imported from (an installed copy,
         # a checkout on PYTHONPATH, or a folder a notebook put on sys.path)
         root = str(Path(__file__).resolve().parent.parent)
         path = [root] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
-        self._failed: str | None = None
         try:
             self._proc = subprocess.Popen([sys.executable, "-m", "pmd_envelope.selfcheck_worker"],
                                           stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -207,6 +234,16 @@ class SelfIntersectionCheck:
 
     def result(self) -> tuple[int | None, str, str]:
         """``(count or None, method or why not evaluated, manifold3d status)``."""
+        if self._here is not None:
+            from pmd_envelope.selfcheck_worker import self_intersections_here
+
+            try:
+                count, status = self_intersections_here(*self._here)
+            except Exception as exc:  # the same as a worker that failed: not evaluated, with the reason
+                return None, f"not evaluated: the check failed: {type(exc).__name__}: {exc}", "not evaluated"
+            finally:
+                self._here = None
+            return int(count), _SELF_CHECK_METHOD, str(status)
         if self._proc is None:
             return None, self._failed, "not evaluated"
         try:

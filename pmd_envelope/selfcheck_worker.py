@@ -49,8 +49,11 @@ def self_intersections_here(v: np.ndarray, f: np.ndarray) -> tuple[int, str]:
     from pmd_envelope.rays import EmbreeCaster, moller_trumbore
 
     try:
-        m = manifold3d.Manifold(manifold3d.Mesh64(vert_properties=np.ascontiguousarray(v, dtype=np.float64),
-                                                  tri_verts=np.ascontiguousarray(f, dtype=np.uint64)))
+        # writable contiguous copies when needed: manifold3d (nanobind) refuses read-only arrays,
+        # and a caller's mesh arrays are read-only (in a batch worker the check runs in-process)
+        vv = np.require(v, dtype=np.float64, requirements=["C", "W"])
+        ff = np.require(f, dtype=np.uint64, requirements=["C", "W"])
+        m = manifold3d.Manifold(manifold3d.Mesh64(vert_properties=vv, tri_verts=ff))
         status = str(m.status()).split(".")[-1]
     except Exception as exc:  # manifold3d refuses some inputs by raising; record why
         status = f"error: {type(exc).__name__}: {exc}"

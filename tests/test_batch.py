@@ -156,7 +156,8 @@ def test_workers_measure_in_other_processes_with_the_self_check(batches, name):
     measured = [o for o in batch.outcomes if o.record is not None]
     assert len(measured) == 6 and all(o.pid and o.pid != os.getpid() for o in measured)
     assert "dask" in json.loads((batch.folder / "batch.json").read_text())["executor"] or name == "pool"
-    # the self-intersection check is a subprocess of the worker: it ran (0 found), it was not skipped
+    # the self-intersection check ran (0 found), it was not skipped: in the pool's worker
+    # itself (test_pool_workers_run_the_self_check_themselves), in a subprocess on Dask
     assert all(o.record["mesh_integrity"]["self_intersections"] == 0 for o in measured)
     verify = _cli("records", "verify", "--out", batch.folder.parent.parent)
     assert verify.returncode == 0, verify.stdout
@@ -199,6 +200,43 @@ def _fake_measure(task: Task) -> CaseResult:
         os._exit(9)
     return CaseResult(index=task.index, case=task.case, record=None, report_pdf=None, failure="bad input: fake",
                       seconds=0.0, pid=os.getpid(), host="")
+
+
+def _self_check_mode(task: Task) -> CaseResult:
+    """A stand-in worker: says where the self-intersection check of this process would run."""
+    from pmd_envelope import integrity
+
+    return CaseResult(index=task.index, case=task.case, record=None, report_pdf=None, seconds=0.0, host="",
+                      failure=f"in this process: {integrity._IN_THIS_PROCESS}", pid=os.getpid())
+
+
+def test_pool_workers_run_the_self_check_themselves(tmp_path):
+    from pmd_envelope import integrity
+
+    # the pool isolates crashes, so its workers skip the subprocess per design; the client does not
+    tasks = [Task(index=i, case=str(tmp_path / c)) for i, c in enumerate("ab")]
+    assert {r.failure for r in run_pool(tasks, 2, measure=_self_check_mode)} == {"in this process: True"}
+    assert integrity._IN_THIS_PROCESS is False
+
+
+def test_pool_hands_out_the_largest_cases_first(tmp_path):
+    from pmd_envelope.batch import executors
+    from pmd_envelope.batch.executors import _expected_cost
+
+    sizes = {"small": 10, "large": 5000, "middle": 700}
+    tasks = []
+    for i, (name, size) in enumerate(sizes.items()):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "case.toml").write_bytes(b"x" * size)
+        tasks.append(Task(index=i, case=str(tmp_path / name / "case.toml" if name == "middle" else tmp_path / name)))
+    tasks.append(Task(index=3, case=str(tmp_path / "missing")))
+    (tmp_path / "small" / "series").mkdir()  # a scan series: many small files, each costing time
+    for k in range(3):
+        (tmp_path / "small" / "series" / f"{k}.dcm").write_bytes(b"x")
+    per_file = executors._COST_PER_FILE
+    assert [_expected_cost(t) for t in tasks] == [13 + 4 * per_file, 5000 + per_file, 700 + per_file, 0]
+    # one worker: the results come back in the order the cases were handed out
+    assert [r.index for r in run_pool(tasks, 1, measure=_fake_measure)] == [0, 1, 2, 3]
 
 
 def test_a_worker_that_dies_is_a_row_and_the_others_go_on():

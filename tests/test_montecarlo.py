@@ -70,6 +70,11 @@ def test_clopper_pearson_reference_values():
     assert stats.binom.cdf(5, 100, hi) == pytest.approx(0.025, rel=1e-9)
     assert (round(lo, 4), round(hi, 4), one) == (0.0164, 0.1128, False)
     assert clopper_pearson(10, 10)[1] == 1.0
+    # the same values as scipy.stats.beta.ppf, which the module no longer imports
+    for k, n in ((1, 100), (5, 100), (3, 1000), (999, 1000), (2, 20_000)):
+        lo, hi, _ = clopper_pearson(k, n)
+        alpha = 1.0 - 0.95
+        assert lo == stats.beta.ppf(alpha / 2, k, n - k + 1) and hi == stats.beta.ppf(1 - alpha / 2, k + 1, n - k)
 
 
 def test_seeded_and_independent_of_block_size_only_through_the_seed(tmp_path):

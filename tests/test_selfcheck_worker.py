@@ -118,3 +118,38 @@ def test_validate_with_a_failed_worker_is_never_conforming(monkeypatch):
     assert gate[0]["detail"].startswith("integrity gate indeterminate: self-intersection check: not evaluated: "
                                         "the worker failed (exit 1)")
     assert v.record["mesh_integrity"]["gate"] == "indeterminate"
+
+
+@pytest.fixture
+def in_this_process():
+    from pmd_envelope.integrity import self_check_in_this_process
+
+    self_check_in_this_process()
+    yield
+    self_check_in_this_process(False)
+
+
+def test_in_process_check_gives_the_subprocess_answer(cap):
+    from pmd_envelope.integrity import self_check_in_this_process
+
+    v = np.vstack([cap.vertices, [[0.0, 0.0, -200.0], [0.0, 0.0, 200.0], [1.0, 0.0, 200.0]]])
+    n = len(cap.vertices)
+    pierced = np.vstack([cap.faces, [[n, n + 1, n + 2]]])  # a sliver from far below to far above the cap
+    v.flags.writeable = pierced.flags.writeable = False  # as a loaded mesh's arrays are
+    answers = {}
+    for here in (False, True):
+        self_check_in_this_process(here)
+        try:
+            check = SelfIntersectionCheck(v, pierced)
+            answers[here] = (check.pid, check.result())
+        finally:
+            self_check_in_this_process(False)
+    (pid_sub, sub), (pid_here, here) = answers[False], answers[True]
+    assert pid_sub is not None and pid_here is None  # the second ran in this process
+    assert sub == here and sub[0] > 0  # the same count, method and manifold3d status
+
+
+def test_in_process_failure_is_not_evaluated(cap, in_this_process):
+    count, method, status = SelfIntersectionCheck(cap.vertices, np.asarray(cap.faces) + 10**6).result()
+    assert count is None and status == "not evaluated"
+    assert method.startswith("not evaluated: the check failed: IndexError")

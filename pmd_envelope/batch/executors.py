@@ -15,6 +15,7 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 from pmd_envelope.errors import InputFileError, PmdEnvelopeError
 
@@ -95,31 +96,61 @@ def run_serial(tasks: Iterable[Task]) -> Iterator[CaseResult]:
         yield measure_case(task)
 
 
+def _pool_worker_start() -> None:
+    """Runs once in each pool process: the self-intersection check runs in the worker itself.
+
+    The pool isolates crashes already (see :func:`run_pool`), and with every core measuring a
+    case, a subprocess per design would only add its start-up (0.2 s of CPU per case).
+    """
+    from pmd_envelope.integrity import self_check_in_this_process
+
+    self_check_in_this_process()
+
+
+#: Bytes a file in a case folder counts beyond its size in :func:`_expected_cost`: a scan series
+#: is many small compressed slices, each read, decoded and segmented (a 60-slice sample series
+#: takes longer than a mesh twice its bytes).
+_COST_PER_FILE = 64 * 1024
+
+
+def _expected_cost(task: Task) -> int:
+    """A cheap guess of how long a case takes: the bytes in its folder, plus a fixed amount per file."""
+    case = Path(task.path or task.case)
+    folder = case.parent if case.name == "case.toml" else case
+    try:
+        return sum(p.stat().st_size + _COST_PER_FILE for p in folder.rglob("*") if p.is_file())
+    except OSError:
+        return 0
+
+
 def run_pool(tasks: Iterable[Task], workers: int, measure: Callable[[Task], CaseResult] = measure_case,
              ) -> Iterator[CaseResult]:
     """Measure the cases in ``workers`` local processes, yielding each result as it finishes.
 
     The processes are *spawned* (a fresh interpreter importing this package), not forked: a fork
-    copies embree's and OpenBLAS's threads in an unknown state. A worker starts the
-    self-intersection check as a plain subprocess (:class:`pmd_envelope.integrity.SelfIntersectionCheck`),
-    which a pool process may do (only ``multiprocessing`` children of daemonic processes are
-    refused). ``measure`` must be importable by name in a fresh interpreter. A worker that dies
-    breaks the whole pool; the unfinished cases then run again in a
-    new pool, and a case that keeps breaking pools is run alone and, if it breaks that one too,
-    reported as failed.
+    copies embree's and OpenBLAS's threads in an unknown state. A worker runs the
+    self-intersection check in its own process (:func:`pmd_envelope.integrity.self_check_in_this_process`),
+    not in a subprocess of its own: the pool is the crash isolation. ``measure`` must be
+    importable by name in a fresh interpreter. The largest cases (bytes in the case folder: a scan
+    series, a fine mesh) are handed out first, so the batch does not end with one worker measuring
+    a long case while the others wait; results are reported in any order and the batch puts them
+    back in input order. A worker that dies breaks the whole pool; the unfinished cases then run
+    again in a new pool, and a case that keeps breaking pools is run alone and, if it breaks that
+    one too, reported as failed.
     """
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor, as_completed
     from concurrent.futures.process import BrokenProcessPool
 
-    pending = list(tasks)
+    pending = sorted(tasks, key=lambda t: (-_expected_cost(t), t.index))
     breaks: Counter[int] = Counter()
     ctx = multiprocessing.get_context("spawn")
     while pending:
         alone = [t for t in pending if breaks[t.index] >= _BREAKS_BEFORE_ALONE]
         group = alone[:1] or pending
         finished: set[int] = set()
-        pool = ProcessPoolExecutor(max_workers=min(workers, len(group)), mp_context=ctx)
+        pool = ProcessPoolExecutor(max_workers=min(workers, len(group)), mp_context=ctx,
+                                   initializer=_pool_worker_start)
         try:
             futures = {pool.submit(measure, t): t for t in group}
             for fut in as_completed(futures):

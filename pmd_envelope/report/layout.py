@@ -46,27 +46,75 @@ def text_width(text: str, size: float, family: str = "DejaVu Sans", bold: bool =
 
 
 def wrap(text: str, width: float, size: float, family: str = "DejaVu Sans", bold: bool = False) -> list[str]:
-    """Greedy word wrap to ``width`` [pt]; a word longer than a line (a hash, a path) is broken."""
+    """Greedy word wrap to ``width`` [pt]; a word longer than a line (a hash, a path) is broken.
+
+    Each line is the longest run of words that fits (greedy). A line's width never shrinks as
+    words are appended (the ink box only grows to the right), so instead of measuring every
+    candidate the run is found from a guess at the line's mean character width and confirmed by
+    measuring the run and the run plus one word: two or three FreeType layouts per line instead
+    of one per word (a report's first render spent 0.75 s here). The lines are the same as word
+    by word (tested).
+    """
+    def fits(s: str) -> bool:
+        return text_width(s, size, family, bold) <= width
+
     out: list[str] = []
     for para in str(text).split("\n"):
-        line = ""
-        for word in para.split(" "):
-            cand = f"{line} {word}" if line else word
-            if text_width(cand, size, family, bold) <= width:
-                line = cand
+        words = para.split(" ")
+        line, j = "", 0
+        while j < len(words):
+            if not line:  # a line starts with the next word, broken if it is longer than a line
+                word = words[j]
+                j += 1
+                while not fits(word):
+                    k = _longest_fitting(word, fits)
+                    out.append(word[:k])
+                    word = word[k:]
+                line = word
                 continue
-            if line:
+            m = _run_that_fits(line, words, j, fits, text_width(line, size, family, bold), width)
+            if m:
+                line = " ".join([line] + words[j:j + m])
+                j += m
+            if j < len(words):  # the next word does not fit on this line
                 out.append(line)
-            line = ""
-            while text_width(word, size, family, bold) > width:  # break a long token
-                k = len(word)
-                while k > 1 and text_width(word[:k], size, family, bold) > width:
-                    k -= 1
-                out.append(word[:k])
-                word = word[k:]
-            line = word
+                line = ""
         out.append(line)
     return out
+
+
+def _run_that_fits(line: str, words: list[str], j: int, fits, used: float, width: float) -> int:
+    """Largest m with ``line + " " + " ".join(words[j:j + m])`` within the width (monotone in m)."""
+    def joined(m: int) -> str:
+        return " ".join([line] + words[j:j + m])
+
+    n = len(words) - j
+    # guess from the mean width of the line's characters so far
+    per_char = used / max(len(line), 1)
+    room, m = (width - used) / max(per_char, 1e-9), 0
+    while m < n and room >= len(words[j + m]) + 1:
+        room -= len(words[j + m]) + 1
+        m += 1
+    if m and not fits(joined(m)):
+        m -= 1
+        while m and not fits(joined(m)):
+            m -= 1
+        return m
+    while m < n and fits(joined(m + 1)):
+        m += 1
+    return m
+
+
+def _longest_fitting(word: str, fits) -> int:
+    """Longest prefix of ``word`` within the width, at least one character (bisection: monotone)."""
+    lo, hi = 1, len(word)  # the answer lies in [lo, hi]; the whole word does not fit
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if fits(word[:mid]):
+            lo = mid
+        else:
+            hi = mid - 1
+    return lo
 
 
 class Flow:

@@ -1,5 +1,8 @@
 """The report's pages, each a function ``(record, plt, page_size, context) -> Figure | list | None``.
 
+``plt`` is what makes the pages: anything with ``figure(figsize=...)`` returning a matplotlib
+Figure (:func:`pmd_envelope.report.render_report` passes bare Figures, not pyplot's).
+
 ``context`` holds what is not in the record: the ledger's signature rows and whether the record
 changed after it was recorded.
 """
