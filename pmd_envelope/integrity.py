@@ -183,6 +183,14 @@ def self_check_in_this_process(enabled: bool = True) -> None:
     _IN_THIS_PROCESS = bool(enabled)
 
 
+def _end_this_worker(timeout: float) -> None:
+    """End this pool worker: its in-process self-intersection check outlived ``timeout``."""
+    sys.stderr.write(f"pmd-envelope: the self-intersection check did not finish within {timeout:g} s; "
+                     "ending this batch worker (its case is run again alone, then reported failed)\n")
+    sys.stderr.flush()
+    os._exit(70)
+
+
 class SelfIntersectionCheck:
     """The self-intersection check running in a worker process while the caller goes on.
 
@@ -196,8 +204,8 @@ class SelfIntersectionCheck:
 
     In a process that is itself a batch's pool worker (:func:`self_check_in_this_process`), the
     check runs in this process when :meth:`result` is called, and a failure of the check is
-    recorded as "not evaluated" the same way; a crash there ends the pool worker, which the pool
-    reports.
+    recorded as "not evaluated" the same way; a crash there, or a check that outlives
+    ``timeout``, ends the pool worker, which the pool reports.
 
     Use as a context manager, or call :meth:`result` once.
     """
@@ -237,11 +245,19 @@ class SelfIntersectionCheck:
         if self._here is not None:
             from pmd_envelope.selfcheck_worker import self_intersections_here
 
+            # the same time limit as the subprocess's: a check that hangs cannot be stopped
+            # inside this process, so the disposable pool worker ends itself, and the pool
+            # reports its case (run again alone, then failed) instead of waiting for ever
+            remaining = max(0.0, self.timeout - (time.monotonic() - self._started))
+            watchdog = threading.Timer(remaining, _end_this_worker, args=(self.timeout,))
+            watchdog.daemon = True
+            watchdog.start()
             try:
                 count, status = self_intersections_here(*self._here)
             except Exception as exc:  # the same as a worker that failed: not evaluated, with the reason
                 return None, f"not evaluated: the check failed: {type(exc).__name__}: {exc}", "not evaluated"
             finally:
+                watchdog.cancel()
                 self._here = None
             return int(count), _SELF_CHECK_METHOD, str(status)
         if self._proc is None:

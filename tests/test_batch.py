@@ -219,6 +219,29 @@ def test_pool_workers_run_the_self_check_themselves(tmp_path):
     assert integrity._IN_THIS_PROCESS is False
 
 
+def _hanging_self_check(task: Task) -> CaseResult:
+    """A stand-in worker whose in-process self-intersection check hangs on a case named 'hang'."""
+    import time
+
+    import numpy as np
+
+    from pmd_envelope import integrity, selfcheck_worker
+
+    if task.case.endswith("hang"):
+        selfcheck_worker.self_intersections_here = lambda v, f: time.sleep(120)
+        integrity.SelfIntersectionCheck(np.eye(3), np.array([[0, 1, 2]]), timeout=0.5).result()
+    return _fake_measure(task)
+
+
+def test_a_hanging_in_process_check_ends_its_worker_and_is_a_row(capfd):
+    tasks = [Task(index=i, case=c) for i, c in enumerate(["a", "hang", "b"])]
+    results = {r.case: r for r in run_pool(tasks, 2, measure=_hanging_self_check)}
+    assert sorted(results) == ["a", "b", "hang"]
+    assert results["hang"].failure.startswith("worker died: ")
+    assert results["a"].failure == results["b"].failure == "bad input: fake"
+    assert "the self-intersection check did not finish within 0.5 s" in capfd.readouterr().err
+
+
 def test_pool_hands_out_the_largest_cases_first(tmp_path):
     from pmd_envelope.batch import executors
     from pmd_envelope.batch.executors import _expected_cost
