@@ -388,12 +388,38 @@ def _knee_guide(name):
                       "pin_hole_diameter")]
 
 
+def _peek_plate(name):
+    from pmd_envelope.families.cranial_shapes import peek_plate
+    from pmd_envelope.measure.core import measure_mesh
+    from pmd_envelope.settings import DEFAULT_SETTINGS
+
+    # a perforated PEEK cap (CSG: a revolved section less radial 24-gon holes), R_i 72 mm, wall
+    # 4 mm, placed in scanner coordinates; tolerances from the tessellation (cranial_shapes.peek_plate)
+    v, f, truth = peek_plate(72.0, 4.0, 34.0, hole_diameter=2.0, pitch=10.0, clearance=7.0)
+    got = {m.parameter: m for m in measure_mesh(_placed(v, f), DEFAULT_SETTINGS).measurements}
+    span, d, k = truth["span"], truth["hole_diameter"], truth["hole_segments"]
+    n = truth["span_polygon"]
+    diameters = dict(got["hole_diameter"].statistics)
+    return [_within(f"{name}_wall_thickness", got["wall_thickness"].value, 4.0, truth["wall_thickness_tolerance"], "mm"),
+            # the rim is an n-gon: the box spans D cos(pi/n) .. D
+            _within(f"{name}_span", got["span"].value, span * (1 + math.cos(math.pi / n)) / 2,
+                    span * (1 - math.cos(math.pi / n)) / 2 + 1e-6, "mm"),
+            _within(f"{name}_radius_of_curvature", got["radius_of_curvature"].value, 72.0, 0.01, "mm"),
+            _within(f"{name}_hole_count", got["hole_count"].value, truth["hole_count"], 0.0, ""),
+            # a k-gon hole reads between d cos(pi/k) and d
+            _within(f"{name}_hole_diameter_min", diameters["min"], d * (1 + math.cos(math.pi / k)) / 2,
+                    d * (1 - math.cos(math.pi / k)) / 2 + 2e-3, "mm"),
+            _within(f"{name}_hole_edge_distance", got["hole_edge_distance"].value, truth["hole_edge_distance"],
+                    truth["hole_edge_distance_tolerance"], "mm")]
+
+
 #: The known-answer cases, in report order: (name, function returning checks).
 KNOWN_ANSWERS = (
     ("shell_thickness", _shell_thickness),
     ("cap_plate", _cap_plate),
     ("mandible_bar", _mandible_bar),
     ("knee_guide", _knee_guide),
+    ("peek_plate", _peek_plate),
     # linear metric: the worst (minimum) corner is the bound that lowers each term: x = -1, y = +1 -> 2 - 3 - 1 = -2
     ("worst_case_corner", _worst_case("worst_case_corner", "2 + 3 * x - y", -2.0, {"x": -1.0, "y": 1.0}, 1e-12, 0.0)),
     # convex bowl: interior minimum 1 at (0.3, -0.2), which no corner reaches (best corner 2.77)

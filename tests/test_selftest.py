@@ -44,7 +44,9 @@ def test_selftest_passes_and_writes_identical_reports(tmp_path, capsys):
     assert report["software"]["manifest_sha256"] == hashlib.sha256((st.DATA_DIR / st.MANIFEST_NAME).read_bytes()).hexdigest()
     names = {c["name"] for c in report["checks"] if c["group"] == "known_answers"}
     assert {"shell_thickness", "cap_plate_thickness", "cap_plate_span", "worst_case_corner_value",
-            "worst_case_interior_value", "worst_case_interior_x", "tampered_ledger_edit_detected"} <= names
+            "worst_case_interior_value", "worst_case_interior_x", "tampered_ledger_edit_detected",
+            "mandible_bar_bend_radius", "knee_guide_slot_width", "peek_plate_hole_count",
+            "peek_plate_hole_edge_distance"} <= names
     assert {c["name"] for c in report["checks"] if c["group"] == "packages"} >= {"numpy", "trimesh", "scipy"}
     from pypdf import PdfReader
     pdf = PdfReader(tmp_path / "a" / "selftest.pdf")
