@@ -93,8 +93,8 @@ def _read(stream, dtype: str, shape: list[int]):
     data = stream.read(n)
     if len(data) != n:
         raise EOFError(f"the worker's input ended after {len(data)} of {n} bytes")
-    # a writable copy: manifold3d (nanobind) refuses read-only arrays
-    return np.frombuffer(data, dtype=dtype).reshape(shape).copy()
+    # read-only over the bytes: self_intersections_here makes the writable copy manifold3d needs
+    return np.frombuffer(data, dtype=dtype).reshape(shape)
 
 
 if __name__ == "__main__":

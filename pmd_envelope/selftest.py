@@ -180,6 +180,11 @@ def _within(name: str, got: float, truth: float, tol: float, unit: str) -> Check
                  tolerance=f"±{tol:g} {unit}".strip())
 
 
+def _between(name: str, got: float, lo: float, hi: float, pad: float, unit: str) -> Check:
+    """``got`` within [lo - pad, hi + pad]: a polygon's reading between its inscribed and circumscribed bounds."""
+    return _within(name, got, (lo + hi) / 2, (hi - lo) / 2 + pad, unit)
+
+
 def _case(name, fn) -> list[Check]:
     try:
         return fn(name)
@@ -402,13 +407,11 @@ def _peek_plate(name):
     diameters = dict(got["hole_diameter"].statistics)
     return [_within(f"{name}_wall_thickness", got["wall_thickness"].value, 4.0, truth["wall_thickness_tolerance"], "mm"),
             # the rim is an n-gon: the box spans D cos(pi/n) .. D
-            _within(f"{name}_span", got["span"].value, span * (1 + math.cos(math.pi / n)) / 2,
-                    span * (1 - math.cos(math.pi / n)) / 2 + 1e-6, "mm"),
+            _between(f"{name}_span", got["span"].value, span * math.cos(math.pi / n), span, 1e-6, "mm"),
             _within(f"{name}_radius_of_curvature", got["radius_of_curvature"].value, 72.0, 0.01, "mm"),
             _within(f"{name}_hole_count", got["hole_count"].value, truth["hole_count"], 0.0, ""),
             # a k-gon hole reads between d cos(pi/k) and d
-            _within(f"{name}_hole_diameter_min", diameters["min"], d * (1 + math.cos(math.pi / k)) / 2,
-                    d * (1 - math.cos(math.pi / k)) / 2 + 2e-3, "mm"),
+            _between(f"{name}_hole_diameter_min", diameters["min"], d * math.cos(math.pi / k), d, 2e-3, "mm"),
             _within(f"{name}_hole_edge_distance", got["hole_edge_distance"].value, truth["hole_edge_distance"],
                     truth["hole_edge_distance_tolerance"], "mm")]
 
