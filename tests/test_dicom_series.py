@@ -57,6 +57,38 @@ def test_duplicated_slice(tmp_path):
     assert not f.passed and "duplicated" in f.detail
 
 
+def _content_hash_by_definition(folder):
+    """The series content hash as documented: SHA-256 over each file's name, NUL and SHA-256, in name order."""
+    import hashlib
+
+    content = hashlib.sha256()
+    for p in sorted(folder.iterdir()):
+        content.update(p.name.encode() + b"\0" + hashlib.sha256(p.read_bytes()).digest())
+    return content.hexdigest()
+
+
+def test_content_hash_is_the_same_whoever_hashes(tmp_path, monkeypatch):
+    import pmd_envelope.scan.series as series_module
+
+    folder = stack(tmp_path, 1.25 * np.arange(7))
+    expected = _content_hash_by_definition(folder)
+    assert read_series(folder, salt="PSN-TEST01").content_sha256 == expected  # the child hashed
+    # the child prints nonsense for every file: each digest is computed in this process
+    monkeypatch.setattr(series_module, "_DIGEST_CHILD", "import sys; sys.stdin.buffer.read(); print(('x' * 64 + chr(10)) * 6 + 'x' * 64)")
+    assert read_series(folder, salt="PSN-TEST01").content_sha256 == expected
+    # the child fails
+    monkeypatch.setattr(series_module, "_DIGEST_CHILD", "raise SystemExit(3)")
+    assert read_series(folder, salt="PSN-TEST01").content_sha256 == expected
+    # no child at all (the interpreter cannot be started)
+    monkeypatch.setattr(sys, "executable", str(tmp_path / "no-such-python"))
+    assert read_series(folder, salt="PSN-TEST01").content_sha256 == expected
+    # and a changed byte in one slice changes the hash
+    data = bytearray((folder / "CT0004.dcm").read_bytes())
+    data[-1] ^= 1
+    (folder / "CT0004.dcm").write_bytes(bytes(data))
+    assert read_series(folder, salt="PSN-TEST01").content_sha256 == _content_hash_by_definition(folder) != expected
+
+
 def test_gantry_tilt_is_measured_from_the_positions(tmp_path):
     s = read_series(stack(tmp_path, 1.25 * np.arange(8), tilt=15.0), salt="PSN-TEST01")
     f = finding(s, "gantry_tilt")
