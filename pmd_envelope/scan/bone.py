@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from pmd_envelope.geometry import MeshData, mesh_face_geometry
+from pmd_envelope.geometry import MeshData, face_normals, mesh_face_geometry
 from pmd_envelope.measure.records import Measurement, Witness
 from pmd_envelope.scan.series import ALLOWED_KEYWORDS, ScanSettings, Series
 from pmd_envelope.errors import ScanError
@@ -184,7 +184,7 @@ def _contact_gaps(design: MeshData, bone: MeshData, contact_angle_deg: float):
     q, dist, tri = closest_points(c, bone)
     n = mesh_face_geometry(design)[0]
     looks = np.einsum("ij,ij->i", n, q - c) >= np.cos(np.radians(contact_angle_deg)) * dist
-    bn = mesh_face_geometry(bone)[0][tri]
+    bn = face_normals(bone.vertices, bone.faces[tri])  # only the faces met (same arithmetic, same bits)
     inside = np.einsum("ij,ij->i", c - q, bn) < 0
     gap = np.where(inside, -dist, dist)
     contact = looks | (dist == 0.0) | inside
