@@ -122,9 +122,13 @@ def closest_points(points: np.ndarray, mesh: MeshData, k: int = 6) -> tuple[np.n
     """Closest point on ``mesh`` to each point: (points [mm], distances [mm], face ids).
 
     Exact point-triangle projection (trimesh) over the faces incident to the ``k`` nearest
-    vertices (scipy cKDTree). A marching-cubes surface has vertices on every voxel edge it
-    crosses, so the closest triangle is incident to one of the nearest vertices; this is 20-50x
-    faster than trimesh's R-tree query on a 10^5-face surface. The projections run in blocks of
+    vertices (scipy cKDTree). A marching-cubes surface has small triangles with vertices on every
+    voxel edge it crosses, so the closest triangle is incident to one of the nearest vertices: a
+    property of such surfaces, not of meshes in general, and checked, not proven. Against
+    trimesh's exhaustive R-tree query on a phantom skull with a defect (tests/test_scan_fit.py:
+    2,734 points from 0.004 to 17 mm off the bone) every distance agrees to 1e-9 mm; with one
+    nearest vertex instead of six, 62 were up to 0.06 mm long. 20-50x faster than the R-tree
+    query on a 10^5-face surface. The projections run in blocks of
     :data:`_BLOCK_POINTS` points on two threads (numpy releases the GIL); each point's answer
     depends on its own candidates only, so it is the same for any block size or thread count.
     """
