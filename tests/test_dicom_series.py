@@ -68,11 +68,17 @@ def _content_hash_by_definition(folder):
 
 
 def test_content_hash_is_the_same_whoever_hashes(tmp_path, monkeypatch):
+    import hashlib
+
     import pmd_envelope.scan.series as series_module
 
     folder = stack(tmp_path, 1.25 * np.arange(7))
     expected = _content_hash_by_definition(folder)
-    assert read_series(folder, salt="PSN-TEST01").content_sha256 == expected  # the child hashed
+    assert read_series(folder, salt="PSN-TEST01").content_sha256 == expected
+    paths = sorted(folder.iterdir())
+    child = series_module._ChildDigests(paths)
+    assert [d.hex() for d in child.result()] == [hashlib.sha256(p.read_bytes()).hexdigest() for p in paths]
+    assert child.hashed_here == 0  # the child gave every digest
     # the child prints nonsense for every file: each digest is computed in this process
     monkeypatch.setattr(series_module, "_DIGEST_CHILD", "import sys; sys.stdin.buffer.read(); print(('x' * 64 + chr(10)) * 6 + 'x' * 64)")
     assert read_series(folder, salt="PSN-TEST01").content_sha256 == expected

@@ -318,15 +318,18 @@ def read_slice_header(path: str | Path, *, salt: str, name: str | None = None, d
 
 
 #: The child process of :class:`_ChildDigests`: file names (NUL-separated) on stdin, one hex
-#: SHA-256 per line on stdout ("-" for a file it cannot read).
+#: SHA-256 per line on stdout ("-" for a file it cannot read), written once all are hashed (so a
+#: full pipe never stops the child half-way while the parent is still parsing).
 _DIGEST_CHILD = (
     "import hashlib, sys\n"
+    "out = []\n"
     "for name in sys.stdin.buffer.read().split(b'\\0'):\n"
     "    try:\n"
     "        with open(name, 'rb') as f:\n"
-    "            sys.stdout.write(hashlib.sha256(f.read()).hexdigest() + '\\n')\n"
+    "            out.append(hashlib.sha256(f.read()).hexdigest())\n"
     "    except OSError:\n"
-    "        sys.stdout.write('-\\n')\n"
+    "        out.append('-')\n"
+    "sys.stdout.write('\\n'.join(out) + '\\n')\n"
 )
 
 
@@ -348,13 +351,15 @@ class _ChildDigests:
 
         self.paths = paths
         self.proc = None
+        #: how many digests :meth:`result` had to compute in this process (0 when the child gave all)
+        self.hashed_here = 0
         try:
             self.proc = subprocess.Popen([sys.executable, "-I", "-S", "-c", _DIGEST_CHILD], stdin=subprocess.PIPE,
                                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
             # the child reads all names before it writes a line, so this write cannot deadlock
             self.proc.stdin.write(b"\0".join(bytes(p) for p in paths))
             self.proc.stdin.close()
-        except OSError:
+        except (OSError, ValueError):  # no interpreter to start, or the child died at once
             self.close()
 
     def close(self) -> None:
@@ -380,6 +385,7 @@ class _ChildDigests:
             if len(line) == 64 and all(ch in "0123456789abcdef" for ch in line):
                 digests.append(bytes.fromhex(line))
                 continue
+            self.hashed_here += 1
             try:
                 digests.append(hashlib.sha256(p.read_bytes()).digest())
             except OSError as exc:
