@@ -76,7 +76,7 @@ def test_content_hash_is_the_same_whoever_hashes(tmp_path, monkeypatch):
     expected = _content_hash_by_definition(folder)
     assert read_series(folder, salt="PSN-TEST01").content_sha256 == expected
     paths = sorted(folder.iterdir())
-    child = series_module._ChildDigests(paths)
+    child = series_module._ChildDigests(paths, "ct")
     assert [d.hex() for d in child.result()] == [hashlib.sha256(p.read_bytes()).hexdigest() for p in paths]
     assert child.hashed_here == 0  # the child gave every digest
     # the child prints nonsense for every file: each digest is computed in this process

@@ -339,17 +339,18 @@ class _ChildDigests:
     Why a process: hashing a 300-slice 512 x 512 series takes ~0.09 s and parsing its headers
     ~0.18 s (pure Python). hashlib releases the GIL while it hashes, but a hashing thread must
     take the GIL back after every ~0.5 MB file, which the parsing thread holds for up to the
-    5 ms switch interval: measured, a thread overlapped almost nothing (0.28 -> 0.29 s), a child
+    5 ms switch interval: measured, a thread made it no faster (0.28 -> 0.29-0.31 s), a child
     on the other core overlaps the whole hash. The result does not depend on who hashed: a
     digest the child could not give (no child, a file it could not read, a malformed line) is
     computed here, from the file, by the same ``hashlib.sha256``.
     """
 
-    def __init__(self, paths: list[Path]):
+    def __init__(self, paths: list[Path], label: str):
         import subprocess
         import sys
 
         self.paths = paths
+        self.label = label
         self.proc = None
         #: how many digests :meth:`result` had to compute in this process (0 when the child gave all)
         self.hashed_here = 0
@@ -389,7 +390,7 @@ class _ChildDigests:
             try:
                 digests.append(hashlib.sha256(p.read_bytes()).digest())
             except OSError as exc:
-                raise ScanError(str(p.name), f"cannot read file ({exc.strerror or exc})") from None
+                raise ScanError(f"{self.label}/{p.name}", f"cannot read file ({exc.strerror or exc})") from None
         return digests
 
 
@@ -426,20 +427,19 @@ def read_series(folder: str | Path, *, salt: str, settings: ScanSettings = DEFAU
     paths = sorted(p for p in folder.iterdir() if p.is_file() and p.name.upper() != "DICOMDIR")
     if len(paths) < 2:
         raise ScanError(label, f"{len(paths)} slice file(s): a series needs at least 2 slices to check its spacing")
-    digests = _ChildDigests(paths)
+    digests = _ChildDigests(paths, label)
     headers = []
-    for p in paths:
-        where = f"{label}/{p.name}"
-        try:
-            data = p.read_bytes()
-        except OSError as exc:
-            digests.close()
-            raise ScanError(where, f"cannot read file ({exc.strerror or exc})") from None
-        try:
+    try:
+        for p in paths:
+            where = f"{label}/{p.name}"
+            try:
+                data = p.read_bytes()
+            except OSError as exc:
+                raise ScanError(where, f"cannot read file ({exc.strerror or exc})") from None
             headers.append(read_slice_header(p, salt=salt, name=where, data=data))
-        except ScanError:
-            digests.close()
-            raise
+    except BaseException:  # a refused slice (or an interrupt): the child is not left running
+        digests.close()
+        raise
     content = hashlib.sha256()
     for p, digest in zip(paths, digests.result()):
         content.update(p.name.encode() + b"\0" + digest)
