@@ -80,3 +80,35 @@ def test_degenerate_coordinates_are_refused_not_welded_into_memory(tmp_path):
     write_binary_stl(p, corners, np.arange(3000).reshape(-1, 3))
     with pytest.raises(MeshError, match="garbage.stl.*coordinates are degenerate"):
         load_mesh(p, "mm")
+
+
+@pytest.mark.parametrize("kind", ["grid", "random", "pairs_at_the_tolerance", "crowd"])
+def test_the_close_pair_bound_never_undercounts(kind):
+    """The weld's cheap bound decides whether the exact count runs: it must never be below the
+    exact number of pairs within the tolerance (scipy's count), on CAD grids, random points,
+    pairs placed exactly at the tolerance along each axis, and a degenerate crowd."""
+    from scipy.spatial import cKDTree
+
+    from pmd_envelope.mesh_io import close_pairs_bound
+
+    rng = np.random.default_rng(11)
+    tol = 1e-3
+    if kind == "grid":  # an axis-aligned grid with rows 1/2 tol apart: many pairs along each axis
+        g = np.arange(40) * (tol / 2)
+        pts = np.stack(np.meshgrid(g, g, g[:5], indexing="ij"), axis=-1).reshape(-1, 3) + 100.0
+    elif kind == "random":
+        pts = rng.uniform(-50.0, 50.0, (20_000, 3))
+    elif kind == "pairs_at_the_tolerance":  # along the bound's own direction: the sharpest case
+        from pmd_envelope.mesh_io import _GENERIC_DIRECTION
+
+        base = rng.uniform(-50.0, 50.0, (3000, 3))
+        pts = np.vstack([base, base + _GENERIC_DIRECTION * tol * (1.0 - 1e-9)])
+    else:
+        pts = rng.uniform(-tol, tol, (2000, 3))
+    exact = (int(cKDTree(pts).count_neighbors(cKDTree(pts), tol)) - len(pts)) // 2
+    bound = close_pairs_bound(pts, tol)
+    assert bound >= exact
+    if kind == "pairs_at_the_tolerance":
+        assert exact >= 3000
+    if kind == "random":  # and it is tight enough to skip the exact count on a sparse cloud
+        assert bound <= 4 * len(pts)
