@@ -36,8 +36,8 @@ from pmd_envelope.geometry import MeshData, Welding  # re-exported: MeshData liv
 from pmd_envelope.settings import DEFAULT_SETTINGS
 from pmd_envelope.units import LENGTH_UNITS_TO_MM
 
-__all__ = ["MeshData", "Welding", "load_mesh", "mesh_from_arrays", "weld_corners", "write_binary_stl",
-           "SUPPORTED_SUFFIXES", "DEFAULT_WELD_RELATIVE_TOLERANCE"]
+__all__ = ["MeshData", "Welding", "load_mesh", "mesh_from_arrays", "weld_corners", "close_pairs_bound",
+           "write_binary_stl", "SUPPORTED_SUFFIXES", "DEFAULT_WELD_RELATIVE_TOLERANCE"]
 
 SUPPORTED_SUFFIXES = (".stl", ".ply", ".obj", ".3mf")
 #: Corners closer than this fraction of the mesh's largest extent are one vertex (the basis is in

@@ -86,7 +86,8 @@ def test_degenerate_coordinates_are_refused_not_welded_into_memory(tmp_path):
 def test_the_close_pair_bound_never_undercounts(kind):
     """The weld's cheap bound decides whether the exact count runs: it must never be below the
     exact number of pairs within the tolerance (scipy's count), on CAD grids, random points,
-    pairs placed exactly at the tolerance along each axis, and a degenerate crowd."""
+    pairs just inside the tolerance along the bound's own direction (a narrower window misses
+    them), and a degenerate crowd."""
     from scipy.spatial import cKDTree
 
     from pmd_envelope.mesh_io import close_pairs_bound

@@ -87,7 +87,7 @@ def measure_mesh(mesh: MeshData, settings: Settings, *, expected_bodies: int | N
     # a thickness it drops. The float64 engine runs after the holes, as before.
     # BLAS runs on one thread here: its calls are small (3-column products, small fits), and
     # OpenBLAS's extra threads spin after each call, taking the core the worker and the ray
-    # thread need (1M faces, measured: 1.0 s less CPU, 0.3-0.5 s less wall; same results).
+    # thread need (1M faces, measured: 1.1 s less CPU, 6.6-7.1 s -> 6.1-6.5 s; the same JSON).
     with threadpool_limits(limits=1, user_api="blas"), SelfIntersectionCheck(mesh.vertices, mesh.faces) as pending, \
             ThreadPoolExecutor(max_workers=1) as pool:
         extents = measure_extents(mesh, settings)
