@@ -155,49 +155,50 @@ def face_boxes(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.
 
 
 class FaceGrid:
-    """Uniform grid of the faces' bounding boxes: which faces may meet given query boxes.
+    """Uniform grid over a mesh: which faces may meet given query boxes.
 
-    Built once, asked many times (each float64 re-check round). A face is listed under every cell
-    its bounding box touches; faces whose box spans more than two cells on an axis are *large*
-    and always returned (rare on fine meshes; returning them cannot lose a hit).
+    Built once, asked many times (each float64 re-check round). Each face is filed under the
+    cell of its bounding box's lower corner; faces whose box spans more than two cells on an
+    axis are *large* and always returned (rare on fine meshes; returning them cannot lose a hit).
     :meth:`near` returns a superset of the faces whose box meets a query box, exactly: the cell
-    index ``floor((x - o) / s)`` (clipped to the grid) is monotone in x in floating point, so two
-    intervals sharing a point x share the cell of x, and every cell of each range is used.
+    index ``floor((x - o) / s)`` (clipped to the grid) is monotone in x in floating point, so
+    (1) the cell of a face's lower corner is the least of its three corners' cells and its upper
+    corner's the greatest, computed from the vertices' cells without any face box (at 1M faces
+    the boxes and a grid listing every cell a box touches took 0.3 s, these integer gathers
+    0.05 s), and (2) a box sharing a point x with a query box shares the cell of x, so a face
+    spanning at most two cells per axis, lower cell L, can meet a query spanning cells [A, B]
+    only if A - 1 <= L <= B on every axis: :meth:`near` marks those cells.
 
     Parameters
     ----------
-    tri_lo, tri_hi : (m, 3) float64
-        :func:`face_boxes` of the faces [mm].
+    vertices : (n, 3) float64 [mm]
+    faces : (m, 3) int
     size : float
         Wanted cell size [mm], ideally about the query boxes' size; raised so the grid has at
         most ``max_cells_per_axis`` cells per axis (occupancy array <= 16 MB).
     """
 
-    def __init__(self, tri_lo: np.ndarray, tri_hi: np.ndarray, size: float, max_cells_per_axis: int = 256):
-        self.n = len(tri_lo)
-        if self.n == 0:
-            tri_lo = tri_hi = np.zeros((1, 3))
-        self.origin = tri_lo.min(axis=0)
-        top = tri_hi.max(axis=0)
+    def __init__(self, vertices: np.ndarray, faces: np.ndarray, size: float, max_cells_per_axis: int = 256):
+        self.n = len(faces)
+        self.origin = vertices.min(axis=0) if len(vertices) else np.zeros(3)
+        top = vertices.max(axis=0) if len(vertices) else np.zeros(3)
         self.size = max(float(size), float((top - self.origin).max()) / (max_cells_per_axis - 1), 1e-300)
         self.dims = np.minimum(np.floor((top - self.origin) / self.size).astype(np.int64) + 1, max_cells_per_axis)
-        lo, hi = self._cell(tri_lo), self._cell(tri_hi)
-        span = hi - lo
-        large = (span > 1).any(axis=1)
-        self.large = np.flatnonzero(large)[: self.n]
-        small = np.flatnonzero(~large)[: self.n]
-        # span <= 1: the lower cell and, on each axis where the span is 1, the upper one; the flat
-        # cell index is linear in the cell, so each corner adds a constant to the lower cell's
-        flat = self._flat(lo[small])
-        bits = (span[small] == 1) @ np.array([4, 2, 1])
-        faces, cells = [small], [flat]
-        for corner in list(np.ndindex(2, 2, 2))[1:]:
-            need = corner[0] * 4 + corner[1] * 2 + corner[2]
-            pick = np.flatnonzero(bits & need == need)
-            faces.append(small[pick])
-            cells.append(flat[pick] + self._flat(np.array([corner]))[0])
-        self.pair_face = np.concatenate(faces)
-        self.pair_cell = np.concatenate(cells)
+        # per axis, the least and greatest cell of each face's corners: int16 gathers from one
+        # contiguous column (at most 256 cells per axis); a (m, 3, 3) gather reduced over its
+        # middle axis took four times as long
+        cells = self._cell(vertices).astype(np.int16).T.copy() if len(vertices) else np.zeros((3, 0), dtype=np.int16)
+        corners = [faces[:, k] for k in range(3)]
+        flat = np.zeros(self.n, dtype=np.int64)
+        large = np.zeros(self.n, dtype=bool)
+        for axis in range(3):
+            a, b, c = (cells[axis][i] for i in corners)
+            lo = np.minimum(np.minimum(a, b), c)
+            large |= np.maximum(np.maximum(a, b), c) - lo > 1
+            flat = flat * self.dims[axis] + lo
+        self.large = np.flatnonzero(large)
+        flat[large] = -1  # never marked: large faces are returned by id
+        self.lo_cell = flat
 
     def _cell(self, x):
         return np.clip(np.floor((x - self.origin) / self.size).astype(np.int64), 0, self.dims - 1)
@@ -209,12 +210,13 @@ class FaceGrid:
         """Sorted ids of the faces whose bounding box may meet one of the boxes (a superset)."""
         if len(box_lo) == 0 or self.n == 0:
             return np.zeros(0, dtype=np.int64)
-        occupied = np.zeros(int(np.prod(self.dims)), dtype=bool)
-        lo, hi = self._cell(box_lo), self._cell(box_hi)
+        occupied = np.zeros(int(np.prod(self.dims)) + 1, dtype=bool)  # the last slot is the large faces' -1
+        lo, hi = np.maximum(self._cell(box_lo) - 1, 0), self._cell(box_hi)
         span = int((hi - lo).max())
-        for step in np.ndindex(span + 1, span + 1, span + 1):  # every cell of each box's range
+        for step in np.ndindex(span + 1, span + 1, span + 1):  # every cell of each box's widened range
             occupied[self._flat(np.minimum(lo + step, hi))] = True
-        return np.unique(np.concatenate([self.pair_face[occupied[self.pair_cell]], self.large]))
+        occupied[-1] = False
+        return np.union1d(np.flatnonzero(occupied[self.lo_cell]), self.large)
 
 
 class ExactCaster:

@@ -176,7 +176,7 @@ def test_face_grid_is_a_superset_of_box_overlaps():
     lo, hi = face_boxes(mesh.vertices, mesh.faces)
     rng = np.random.default_rng(7)
     for cell in (0.01, 2.0, 500.0):
-        grid = FaceGrid(lo, hi, size=cell)
+        grid = FaceGrid(mesh.vertices, mesh.faces, size=cell)
         centre = mesh.vertices[rng.integers(0, len(mesh.vertices), 50)]
         half = rng.uniform(0.0, 3.0, (50, 3))
         q_lo, q_hi = centre - half, centre + half
@@ -202,7 +202,7 @@ def test_exact_caster_on_a_face_subset_matches_the_whole_mesh():
     whole = ExactCaster(mesh.vertices, mesh.faces).first_hit(c[ids], inward[ids], incident, t_max=bound)
     boxes = face_boxes(mesh.vertices, mesh.faces)
     seg = ExactCaster.segment_boxes(c[ids], inward[ids], np.zeros(len(ids)), bound)
-    only = FaceGrid(*boxes, size=2.5).near(*seg)
+    only = FaceGrid(mesh.vertices, mesh.faces, size=2.5).near(*seg)
     part = ExactCaster(mesh.vertices, mesh.faces, only=only, boxes=boxes).first_hit(c[ids], inward[ids], incident,
                                                                                   t_max=bound)
     assert len(only) < len(mesh.faces)

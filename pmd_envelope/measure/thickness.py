@@ -33,7 +33,7 @@ import numpy as np
 from pmd_envelope.geometry import MeshData, mesh_face_geometry
 from pmd_envelope.measure.records import Measurement, Witness
 from pmd_envelope.measure.sphere import shrinking_ball, sphere_edge_zone
-from pmd_envelope.rays import EmbreeCaster, ExactCaster, FaceGrid, face_boxes, looks_back
+from pmd_envelope.rays import EmbreeCaster, ExactCaster, FaceGrid, looks_back
 from pmd_envelope.settings import Settings
 
 __all__ = ["ThicknessField", "VertexThicknessField", "ray_thickness", "sphere_thickness", "vertex_pseudonormals",
@@ -281,7 +281,6 @@ def _face_ray_field(mesh: MeshData, settings: Settings, engine: str, caster, geo
         # each round's R-tree holds only the faces near its few bounded segments (a superset of
         # those the segments can meet, so the hits are those of a whole-mesh R-tree); one R-tree
         # of all faces would cost ~1 s at 1M faces, as much as the embree pass itself
-        boxes = face_boxes(mesh.vertices, f)
         grid = None
         # the reported minimum is over wall faces (hits that look back), so the re-check ranks
         # those: ranked over all faces, the sharp-edge zone of a perforated plate (hole and rim
@@ -303,8 +302,8 @@ def _face_ray_field(mesh: MeshData, settings: Settings, engine: str, caster, geo
             bound = per_face[thin] * 1.01 + 10.0 * settings.engine_tolerance_mm
             seg_lo, seg_hi = ExactCaster.segment_boxes(centroids[thin], inward[thin], np.zeros(len(thin)), bound)
             if grid is None:  # cells about the size of the first round's segments
-                grid = FaceGrid(*boxes, size=float((seg_hi - seg_lo).max()))
-            exact = ExactCaster(mesh.vertices, f, only=grid.near(seg_lo, seg_hi), boxes=boxes)
+                grid = FaceGrid(mesh.vertices, f, size=float((seg_hi - seg_lo).max()))
+            exact = ExactCaster(mesh.vertices, f, only=grid.near(seg_lo, seg_hi))
             t64, h64 = cast_face_rays(mesh, settings, "exact", thin, t_max=bound, caster=exact, geometry=geometry)
             ok = np.isfinite(t64)
             if ok.any():
