@@ -116,29 +116,54 @@ def nonmanifold_vertex_count(f: np.ndarray, n: int, order: np.ndarray | None = N
 
 
 def _fans_by_rotation(a: np.ndarray, n: int, h1: np.ndarray, h2: np.ndarray) -> int:
-    """:func:`nonmanifold_vertex_count` of a closed, consistently wound mesh (edge twins h1 <-> h2)."""
+    """:func:`nonmanifold_vertex_count` of a closed, consistently wound mesh (edge twins h1 <-> h2).
+
+    The corners at a vertex form one cycle of the rotation exactly when the vertex is manifold,
+    so one walk per vertex suffices: from the vertex's first corner, one step per round for all
+    vertices at once, until the walk is back; the vertex is manifold when the walk's length is
+    its valence. A round gathers one pointer per open vertex (at 1M faces ~0.05 s in all,
+    against 0.36 s for labelling every corner's cycle by pointer doubling over 3M corners).
+    Vertices still open after ``_WALK_ROUNDS`` (a valence above it, e.g. a pole or a fan's
+    apex) are counted by pointer doubling over their own corners only.
+    """
     m3 = len(a)
     twin = np.empty(m3, dtype=np.int64)
     twin[h1], twin[h2] = h2, h1
     # corner c (= its outgoing half-edge c, at vertex a[c]) -> the twin's face's corner at a[c],
     # which is where the twin half-edge ends: the next corner about the vertex
-    nxt = twin - twin % 3 + (twin % 3 + 1) % 3
-    corners = np.arange(m3)
-    label = corners
+    nxt = twin + np.where(twin % 3 == 2, -2, 1)
     valence = np.bincount(a, minlength=n)
+    first = np.empty(n, dtype=np.int64)
+    first[a[::-1]] = np.arange(m3 - 1, -1, -1)  # the last write wins: each vertex's smallest corner
+    walking = np.flatnonzero(valence)
+    at = nxt[first[walking]]
+    bowties = 0
+    for length in range(1, _WALK_ROUNDS + 1):
+        back = at == first[walking]
+        bowties += int((valence[walking[back]] != length).sum())
+        walking, at = walking[~back], at[~back]
+        if not len(walking):
+            return bowties
+        at = nxt[at]
+    # the rest: label each corner by the smallest corner of its cycle (pointer doubling), over
+    # the corners of the open vertices only (a cycle never leaves its vertex)
+    open_vertex = np.zeros(n, dtype=bool)
+    open_vertex[walking] = True
+    active = np.flatnonzero(open_vertex[a])
+    label = np.arange(m3)
     span = 1  # label[c] is the smallest corner of c, nxt(c), ..., nxt^(span - 1)(c)
-    while span < 8:  # whole arrays while most corners are still open (valence 6 is typical)
-        label, nxt, span = np.minimum(label, label[nxt]), nxt[nxt], 2 * span
-    # a fan holds at most all the corners at its vertex, so a window of the vertex's valence
-    # covers its cycle; only corners at vertices of higher valence go on
-    active = np.flatnonzero(valence[a] > span)
     while len(active):
         label[active] = np.minimum(label[active], label[nxt[active]])
         nxt[active] = nxt[nxt[active]]
         span *= 2
         active = active[valence[a[active]] > span]
-    fans = np.bincount(a[label == corners], minlength=n)
-    return int((fans > 1).sum())
+    corners = np.flatnonzero(open_vertex[a])
+    fans = np.bincount(a[corners[label[corners] == corners]], minlength=n)
+    return bowties + int((fans > 1).sum())
+
+
+#: Rounds of :func:`_fans_by_rotation`'s walk; vertices of higher valence are labelled instead.
+_WALK_ROUNDS = 32
 
 
 def _fans_by_graph(a: np.ndarray, b: np.ndarray, n: int, order: np.ndarray, k: np.ndarray) -> int:

@@ -154,6 +154,64 @@ def test_bowtie_vertex_is_non_manifold():
     assert rep.nonmanifold_edges == 0 and rep.boundary_edges == 0
 
 
+def _pinched(*parts, at):
+    """Closed meshes translated so their vertices ``at`` (one index per part) meet, then merged."""
+    vs, fs, offset, target = [], [], 0, None
+    for (v, f), i in zip(parts, at):
+        v = v - v[i]
+        f = f + offset
+        if target is None:
+            target = i
+        else:
+            f[f == i + offset] = target
+        vs.append(v)
+        fs.append(f)
+        offset += len(v)
+    return np.vstack(vs), np.vstack(fs)
+
+
+def test_nonmanifold_vertices_walk_agrees_with_the_corner_graph():
+    # the rotation walk (closed, consistently wound meshes) and the general corner graph count
+    # the same bow ties: low valence (cubes), and above the walk's rounds (cone apexes, whose
+    # valence is the cone's sections) where the walk hands over to pointer doubling
+    import trimesh
+
+    from pmd_envelope import integrity
+
+    def cone(sections, flip=False):
+        c = trimesh.creation.cone(radius=1.0, height=2.0, sections=sections)
+        v, f = np.asarray(c.vertices, dtype=float), np.asarray(c.faces)
+        if flip:  # mirrored through z = 0, its winding reversed so it stays outward
+            v, f = v * [1.0, 1.0, -1.0], f[:, ::-1]
+        return v, f, int(np.argmax(v[:, 2] * (-1 if flip else 1)))
+
+    box = trimesh.creation.box()
+    cube = (np.asarray(box.vertices, dtype=float), np.asarray(box.faces))
+    high = cone(3 * integrity._WALK_ROUNDS)
+    assert len(high[1]) > 2 * integrity._WALK_ROUNDS  # the apex's valence exceeds the walk's rounds
+    cases = {
+        "one cube": (cube, 0),
+        "two cubes at a corner": (_pinched(cube, cube, at=(6, 0)), 1),
+        "three cubes at a corner": (_pinched(cube, cube, cube, at=(7, 0, 0)), 1),
+        "one high-valence cone": (high[:2], 0),
+        "two cones at their apexes": (_pinched(high[:2], cone(3 * integrity._WALK_ROUNDS, flip=True)[:2],
+                                               at=(high[2], cone(3 * integrity._WALK_ROUNDS, flip=True)[2])), 1),
+        "a cone and a cube at the apex": (_pinched(high[:2], cube, at=(high[2], 0)), 1),
+        "a small cone and a cube": (_pinched(cone(5)[:2], cube, at=(cone(5)[2], 0)), 1),
+    }
+    for name, ((v, f), expected) in cases.items():
+        n = len(v)
+        a, b = f.reshape(-1), f[:, [1, 2, 0]].reshape(-1)
+        key = np.minimum(a, b) * n + np.maximum(a, b)
+        order = np.argsort(key, kind="stable")
+        walked = integrity.nonmanifold_vertex_count(f, n)
+        graph = integrity._fans_by_graph(a, b, n, order, key[order])
+        assert walked == graph == expected, name
+        rep = check_integrity(mesh_from_arrays(v, f), self_check_timeout=None)
+        assert rep.boundary_edges == 0 and rep.nonmanifold_edges == 0, name  # the walk's path, not the graph's
+        assert rep.nonmanifold_vertices == expected, name
+
+
 def test_self_check_can_be_skipped_and_says_so(cap):
     rep = check_integrity(cap, self_check_timeout=None)
     assert rep.self_intersections is None and rep.self_intersection_method.startswith("not evaluated")
