@@ -113,3 +113,40 @@ def test_the_close_pair_bound_never_undercounts(kind):
         assert exact >= 3000
     if kind == "random":  # and it is tight enough to skip the exact count on a sparse cloud
         assert bound <= 4 * len(pts)
+
+
+@pytest.mark.parametrize("kind", ["grid", "random", "pairs_at_the_tolerance", "just_above", "clusters"])
+def test_close_pairs_are_the_k_d_trees_pairs(kind):
+    """The weld lists its pairs from the bound's candidates instead of a k-d tree: the same set
+    as scipy's ``query_pairs``, including pairs at a hair inside and outside the tolerance."""
+    from scipy.spatial import cKDTree
+
+    from pmd_envelope.mesh_io import _GENERIC_DIRECTION, close_pairs
+
+    rng = np.random.default_rng(5)
+    tol = 1e-3
+    if kind == "grid":
+        g = np.arange(30) * (tol / 2)
+        pts = np.stack(np.meshgrid(g, g, g[:4], indexing="ij"), axis=-1).reshape(-1, 3) - 20.0
+    elif kind == "random":
+        pts = rng.uniform(-50.0, 50.0, (20_000, 3))
+        pts[0::2][:3000] = pts[1::2][:3000] + rng.uniform(-tol, tol, (3000, 3)) / 2  # some pairs within tol
+    elif kind == "pairs_at_the_tolerance":
+        base = rng.uniform(-50.0, 50.0, (3000, 3))
+        pts = np.vstack([base, base + _GENERIC_DIRECTION * tol * (1.0 - 1e-9)])
+    elif kind == "just_above":
+        base = rng.uniform(-50.0, 50.0, (3000, 3))
+        axis = np.eye(3)[rng.integers(0, 3, 3000)]
+        pts = np.vstack([base, base + axis * tol * (1.0 + 1e-9)])
+    else:  # tight clusters of 2-5 points (a CAD exporter's rounding), far apart
+        centres = rng.uniform(-50.0, 50.0, (2000, 3))
+        pts = np.repeat(centres, rng.integers(2, 6, 2000), axis=0)
+        pts = pts + rng.uniform(-tol / 4, tol / 4, pts.shape)
+    expected = {tuple(p) for p in cKDTree(pts).query_pairs(tol, output_type="ndarray").tolist()}
+    got = close_pairs(pts, tol, budget=len(pts) ** 2)
+    assert got is not None and {tuple(p) for p in got.tolist()} == expected and len(got) == len(expected)
+    if kind != "just_above":
+        assert len(expected) >= 2000
+    if kind == "just_above":
+        assert len(expected) == 0
+    assert close_pairs(pts, tol, budget=-1) is None  # above the budget: the caller asks the tree
