@@ -161,27 +161,47 @@ def _identical(corners: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
     Unique vertices are in order of first appearance. Factorizing integer keys with pandas
     (hash-based, O(n)) is several times faster than ``np.unique(axis=0)``'s lexicographic sort.
-    float32 corners (binary STL) pack two coordinates in one 64-bit key; float64 corners take
-    one factorize per coordinate and two to combine them.
+    Each corner's three coordinates are mixed into one 64-bit key and factorized once; two
+    different corners could share a key, so every corner is then compared bit for bit with its
+    vertex, and on any difference the keys are built exactly instead (float32: two coordinates
+    per 64-bit key, then the third; float64: one factorize per coordinate and two to combine).
+    At 1M faces one factorize and the check take 0.22 s against 0.37 s for the exact keys.
     """
     # +0.0 and -0.0 are the same point: adding 0.0 turns -0.0 into 0.0
     c = np.ascontiguousarray(corners) + corners.dtype.type(0.0)
-    if c.dtype == np.float32:
-        bits = c.view(np.uint32).astype(np.uint64)
-        codes_xy, _ = pd.factorize((bits[:, 0] << np.uint64(32)) | bits[:, 1])
-        codes, uniques = pd.factorize((codes_xy.astype(np.uint64) << np.uint64(32)) | bits[:, 2])
-    else:
+    if c.dtype != np.float32:
         c = c.astype(np.float64, copy=False)
-        bits = c.view(np.uint64)
-        cx, ux = pd.factorize(bits[:, 0])
-        cy, uy = pd.factorize(bits[:, 1])
-        cz, uz = pd.factorize(bits[:, 2])
-        cxy, uxy = pd.factorize(cx.astype(np.int64) * len(uy) + cy)
-        codes, uniques = pd.factorize(cxy.astype(np.int64) * len(uz) + cz)
-    first = np.full(len(uniques), -1, dtype=np.int64)
+    bits = c.view(np.uint32 if c.dtype == np.float32 else np.uint64)
+    wide = bits.astype(np.uint64, copy=False)
+    codes, uniques = pd.factorize(_mixed_keys(wide, 32 if c.dtype == np.float32 else 0))
+    first = _first_of_each(codes, len(uniques))
+    if not (bits[first][codes] == bits).all():  # two corners shared a key: the exact keys
+        if c.dtype == np.float32:
+            codes_xy, _ = pd.factorize((wide[:, 0] << np.uint64(32)) | wide[:, 1])
+            codes, uniques = pd.factorize((codes_xy.astype(np.uint64) << np.uint64(32)) | wide[:, 2])
+        else:
+            cx, ux = pd.factorize(bits[:, 0])
+            cy, uy = pd.factorize(bits[:, 1])
+            cz, uz = pd.factorize(bits[:, 2])
+            cxy, uxy = pd.factorize(cx.astype(np.int64) * len(uy) + cy)
+            codes, uniques = pd.factorize(cxy.astype(np.int64) * len(uz) + cz)
+        first = _first_of_each(codes, len(uniques))
+    return c[first].astype(np.float64), codes.astype(np.int64, copy=False)
+
+
+def _mixed_keys(wide: np.ndarray, shift: int) -> np.ndarray:
+    """One 64-bit key per row of three coordinates' bits (not unique: :func:`_identical` checks)."""
+    # odd multipliers (wrapping products); float32's x is shifted to the upper half
+    return (wide[:, 0] << np.uint64(shift)) ^ (wide[:, 1] * np.uint64(0x9E3779B97F4A7C15)) \
+        ^ (wide[:, 2] * np.uint64(0xC2B2AE3D27D4EB4F))
+
+
+def _first_of_each(codes: np.ndarray, n: int) -> np.ndarray:
+    """Index of the first element with each code ``0 .. n - 1``."""
+    first = np.full(n, -1, dtype=np.int64)
     order = np.arange(len(codes))[::-1]
-    first[codes[order]] = order  # the first corner of each unique vertex
-    return c[first].astype(np.float64), codes.astype(np.int64)
+    first[codes[order]] = order
+    return first
 
 
 #: Close pairs allowed per vertex before the coordinates are judged degenerate (see weld_corners).

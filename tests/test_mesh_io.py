@@ -150,3 +150,29 @@ def test_close_pairs_are_the_k_d_trees_pairs(kind):
     if kind == "just_above":
         assert len(expected) == 0
     assert close_pairs(pts, tol, budget=-1) is None  # above the budget: the caller asks the tree
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_identical_corners_survive_colliding_keys(monkeypatch, dtype):
+    """Corners are mixed into one 64-bit key per corner, which two different corners could share:
+    the corner-by-corner check catches it and the exact keys decide. Forced here by giving every
+    corner the same key; the vertices, their order and the codes are those of the exact rule."""
+    from pmd_envelope import mesh_io
+
+    rng = np.random.default_rng(3)
+    pts = rng.uniform(-10.0, 10.0, (500, 3)).astype(dtype)
+    corners = pts[rng.integers(0, 500, 3000)]
+    corners[::5] *= -1.0  # sign flips: -x is not x
+    corners[::7] = -0.0  # signed zeros: -0.0 is 0.0
+    corners[::11] = 0.0
+    expected_v, expected_codes = mesh_io._identical(corners)
+    monkeypatch.setattr(mesh_io, "_mixed_keys", lambda wide, shift: np.zeros(len(wide), dtype=np.uint64))
+    v, codes = mesh_io._identical(corners)
+    np.testing.assert_array_equal(v, expected_v)
+    np.testing.assert_array_equal(codes, expected_codes)
+    # and both are the rule itself: first appearance order, one vertex per distinct point
+    flat = corners.astype(np.float64) + 0.0
+    _, first = np.unique(flat, axis=0, return_index=True)
+    assert len(v) == len(first)
+    np.testing.assert_array_equal(v[codes], flat)
+    assert (np.diff(codes[np.sort(first)]) == 1).all() and codes[0] == 0
