@@ -16,7 +16,7 @@ from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 __all__ = ["MeshData", "Welding", "triangle_areas", "face_normals", "mesh_face_geometry", "mesh_edges",
-           "mesh_signed_volume",
+           "mesh_twins", "boundary_half_edges", "mesh_signed_volume",
            "signed_volume", "count_bodies"]
 
 
@@ -140,6 +140,44 @@ def mesh_edges(mesh: MeshData) -> tuple[np.ndarray, np.ndarray]:
     order.setflags(write=False)
     keys.setflags(write=False)
     return order, keys
+
+
+@functools.lru_cache(maxsize=2)
+def mesh_twins(mesh: MeshData) -> np.ndarray | None:
+    """Twin of each half-edge (the same edge run the other way), computed once per mesh; None
+    unless every undirected edge has exactly two half-edges and they run opposite ways (a closed,
+    consistently wound mesh: the gate's condition for thickness and holes)."""
+    order, k = mesh_edges(mesh)
+    a = mesh.faces.reshape(-1)
+    if len(k) == 0 or len(k) % 2:
+        return None
+    h1, h2 = order[0::2], order[1::2]
+    if not ((k[0::2] == k[1::2]).all() and (k[2::2] != k[1:-1:2]).all() and (a[h1] != a[h2]).all()):
+        return None
+    twin = np.empty(len(k), dtype=np.int64)
+    twin[h1], twin[h2] = h2, h1
+    twin.setflags(write=False)
+    return twin
+
+
+def boundary_half_edges(mesh: MeshData, face_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """Start and end vertex ids of the half-edges of faces ``face_ids`` whose twin's face is not
+    among them (the boundary of that face set), in the order of the faces and their corners.
+    None when :func:`mesh_twins` is None.
+
+    A gather per half-edge instead of sorting the set's half-edge keys to look up each twin
+    (0.1 s per set of 500k faces).
+    """
+    twin = mesh_twins(mesh)
+    if twin is None:
+        return None
+    ids = np.sort(np.asarray(face_ids, dtype=np.int64))
+    member = np.zeros(len(mesh.faces), dtype=bool)
+    member[ids] = True
+    h = (ids[:, None] * 3 + np.arange(3)).reshape(-1)
+    h = h[~member[twin[h] // 3]]
+    corner = mesh.faces.reshape(-1)
+    return corner[h], corner[h + np.where(h % 3 == 2, -2, 1)]  # the next corner of the same face
 
 
 @functools.lru_cache(maxsize=2)

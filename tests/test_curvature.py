@@ -128,3 +128,30 @@ def test_settings_are_used():
     assert measure_curvature(mesh, Settings(curvature_flat_mm=50.0)).value is None
     with pytest.raises(ValueError):
         Settings(curvature_normal_angle_deg=0.0)
+
+
+def test_boundary_by_twins_equals_boundary_by_sorted_keys():
+    """The fit's interior vertices come from the cached half-edge twins on a closed mesh and from
+    a sort of the subset's half-edge keys otherwise: the same vertices on any face subset."""
+    from pmd_envelope.geometry import boundary_half_edges, mesh_twins
+    from pmd_envelope.measure.curvature import _interior_vertices
+    from pmd_envelope.mesh_io import mesh_from_arrays
+
+    mesh, _ = cranial_plate(80.0, 2.0)
+    f = mesh.faces
+    rng = np.random.default_rng(2)
+    for kept in (np.arange(len(f)), np.flatnonzero(rng.random(len(f)) < 0.5), np.arange(len(f) // 3),
+                 rng.choice(len(f), 40, replace=False)):
+        fast = _interior_vertices(f[np.sort(kept)], boundary_half_edges(mesh, kept))
+        np.testing.assert_array_equal(fast, _interior_vertices(f[np.sort(kept)]))
+    assert len(boundary_half_edges(mesh, np.arange(len(f)))[0]) == 0  # a closed mesh has no boundary
+    # the loops of a subset: the same from the twins as from the sorted keys, in the same order
+    from pmd_envelope.measure.holes import _boundary_loops
+
+    part = np.arange(len(f) // 3)
+    by_twins, by_sort = _boundary_loops(f[part], boundary_half_edges(mesh, part)), _boundary_loops(f[part])
+    assert len(by_twins) == len(by_sort) >= 1
+    assert all(np.array_equal(x, y) for x, y in zip(by_twins, by_sort))
+    # an open or inconsistently wound mesh has no twins: the caller sorts
+    assert mesh_twins(mesh_from_arrays(mesh.vertices, f[1:])) is None
+    assert mesh_twins(mesh_from_arrays(mesh.vertices, np.vstack([f[:1, ::-1], f[1:]]))) is None

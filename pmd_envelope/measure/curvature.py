@@ -34,10 +34,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pmd_envelope.geometry import mesh_face_geometry
+from pmd_envelope.geometry import MeshData, boundary_half_edges, mesh_face_geometry
 from pmd_envelope.measure.holes import smooth_patches
 from pmd_envelope.measure.records import Measurement
-from pmd_envelope.geometry import MeshData
 from pmd_envelope.settings import DEFAULT_SETTINGS, Settings
 
 __all__ = ["CurvatureFit", "bone_surface_fit", "concave_surface_radius", "measure_curvature", "sphere_fit"]
@@ -148,24 +147,29 @@ def _normal_convergence(normals: np.ndarray, centroids: np.ndarray, areas: np.nd
     return np.linalg.lstsq(lhs, rhs, rcond=None)[0]
 
 
-def _interior_vertices(faces: np.ndarray) -> np.ndarray:
+def _interior_vertices(faces: np.ndarray, boundary: tuple[np.ndarray, np.ndarray] | None = None) -> np.ndarray:
     """Vertex ids used by ``faces`` and not on the boundary of that face set.
 
     A half-edge is on the boundary when its twin (same edge, opposite direction) is not in the
     set. Boundary vertices of a CSG result are the intersection curves (rim, hole edges), which
     lie on the operands' facets, up to a chordal sagitta inside a tessellated sphere; interior
-    vertices are the tessellation's own, on the surface.
+    vertices are the tessellation's own, on the surface. ``boundary``, the start and end vertex
+    ids of the boundary half-edges, when the caller has them
+    (:func:`pmd_envelope.geometry.boundary_half_edges`); else they are found by sorting the
+    set's half-edge keys.
     """
-    a, b = faces.reshape(-1).astype(np.int64), faces[:, [1, 2, 0]].reshape(-1).astype(np.int64)
-    nv = int(max(a.max(), b.max())) + 1
-    keys = np.sort(a * nv + b)
-    twin = b * nv + a
-    at = np.minimum(np.searchsorted(keys, twin), len(keys) - 1)
-    on_boundary = np.zeros(nv, dtype=bool)
-    open_half = keys[at] != twin
-    on_boundary[a[open_half]] = True
-    on_boundary[b[open_half]] = True
+    if boundary is None:
+        a, b = faces.reshape(-1).astype(np.int64), faces[:, [1, 2, 0]].reshape(-1).astype(np.int64)
+        nv = int(max(a.max(), b.max())) + 1
+        keys = np.sort(a * nv + b)
+        twin = b * nv + a
+        at = np.minimum(np.searchsorted(keys, twin), len(keys) - 1)
+        open_half = keys[at] != twin
+        boundary = a[open_half], b[open_half]
     used = _vertices_of(faces)
+    on_boundary = np.zeros(len(used) and int(used[-1]) + 1, dtype=bool)
+    on_boundary[boundary[0]] = True
+    on_boundary[boundary[1]] = True
     return used[~on_boundary[used]]
 
 
@@ -177,9 +181,10 @@ def _vertices_of(faces: np.ndarray) -> np.ndarray:
     return np.flatnonzero(used)
 
 
-def _trimmed_sphere(v, f, normals, centroids, areas, patch, cos_keep):
+def _trimmed_sphere(mesh, normals, centroids, areas, patch, cos_keep):
     """Fit of one curved patch: (kept face ids, centre, radius, rms) or None when no face of the
     patch points at the centre of its normals."""
+    v, f = mesh.vertices, mesh.faces
     centre = _normal_convergence(normals[patch], centroids[patch], areas[patch])
     kept = None
     radius = rms = 0.0
@@ -192,7 +197,7 @@ def _trimmed_sphere(v, f, normals, centroids, areas, patch, cos_keep):
         if kept is not None and np.array_equal(keep, kept):
             break
         kept = keep
-        pts = _interior_vertices(f[kept])
+        pts = _interior_vertices(f[kept], boundary_half_edges(mesh, kept))
         if len(pts) < _MIN_FIT_POINTS:
             pts = _vertices_of(f[kept])
         if len(pts) < 4:
@@ -255,7 +260,7 @@ def bone_surface_fit(mesh: MeshData, settings: Settings = DEFAULT_SETTINGS) -> C
             if flat is None or patch_area[lab] > flat[0]:
                 flat = (float(patch_area[lab]), spread)
             continue
-        got = _trimmed_sphere(v, f, normals, centroids, areas, patch, cos_keep)
+        got = _trimmed_sphere(mesh, normals, centroids, areas, patch, cos_keep)
         if got is None:
             continue
         kept_area = float(areas[got[0]].sum())
