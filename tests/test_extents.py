@@ -39,3 +39,41 @@ def test_sphere_fit_exact_points():
     assert r == pytest.approx(42.0, abs=1e-9)
     assert c == pytest.approx([1.0, 2.0, 3.0], abs=1e-9)
     assert resid < 1e-9
+
+
+def test_hull_prefilter_keeps_every_hull_vertex():
+    """The Akl-Toussaint prefilter of the 2D hulls drops only points that are not hull vertices:
+    qhull on the kept points gives the same hull as on all points (ties on axis-aligned grids,
+    points on a circle, a rotated square's edges, collinear sets, clouds and a cap's projection)."""
+    from scipy.spatial import ConvexHull, QhullError
+
+    from pmd_envelope.measure.extents import _hull_candidates
+    from pmd_envelope.shapes import spherical_cap_plate
+
+    rng = np.random.default_rng(4)
+    g = np.arange(60.0)
+    angle = rng.uniform(0, 2 * np.pi, 5000)
+    square = np.stack(np.meshgrid(g, g), axis=-1).reshape(-1, 2)
+    turn = np.array([[np.cos(0.3), -np.sin(0.3)], [np.sin(0.3), np.cos(0.3)]])
+    cap = spherical_cap_plate(80.0, 2.0, 0.6, rings=24, segments=96).vertices
+    sets = {
+        "gaussian": rng.normal(size=(20_000, 2)),
+        "circle": np.column_stack([np.cos(angle), np.sin(angle)]) * 50.0 + 7.0,
+        "grid": square,
+        "rotated grid": square @ turn.T + 1e3,
+        "line": np.column_stack([g, 2 * g + 1]),
+        "cap from above": cap[:, :2],
+        "cap edge-on": cap[:, 1:],
+        "few": rng.normal(size=(5, 2)),
+    }
+    for name, p2 in sets.items():
+        kept = _hull_candidates(p2)
+        try:
+            whole = p2[ConvexHull(p2).vertices]
+        except QhullError:  # collinear: the caller falls back on the points themselves
+            assert len(kept) == len(p2), name
+            continue
+        part = p2[kept][ConvexHull(p2[kept]).vertices]
+        assert sorted(map(tuple, whole)) == sorted(map(tuple, part)), name
+        if name in ("gaussian", "cap from above"):
+            assert len(kept) < len(p2) / 5, name  # and it does drop most of a cloud

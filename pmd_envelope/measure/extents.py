@@ -23,6 +23,31 @@ __all__ = ["oriented_extents", "measure_extents", "sphere_fit", "concave_surface
 _SEARCH_POINTS = 4000
 
 
+#: Directions (angles 0, 45, 90 and 135 deg) of :func:`_hull_candidates`' extreme points.
+_OCTAGON = np.array([[1.0, 0.0], [np.sqrt(0.5), np.sqrt(0.5)], [0.0, 1.0], [-np.sqrt(0.5), np.sqrt(0.5)]]).T
+
+
+def _hull_candidates(p2: np.ndarray) -> np.ndarray:
+    """Indices of the 2D points that may be convex hull vertices (Akl-Toussaint prefilter).
+
+    The extreme points in eight directions span a convex polygon inside the hull; a point
+    strictly inside it, by more than a rounding margin, is not a hull vertex, so qhull is
+    given the rest and returns the same hull (a cap seen from above keeps ~2 % of its
+    vertices, seen edge-on ~20 %; 6 hulls of 500k points 0.34 s -> ~0.2 s).
+    """
+    if len(p2) < 16:
+        return np.arange(len(p2))
+    s = p2 @ _OCTAGON
+    ring = p2[np.concatenate([np.argmax(s, axis=0), np.argmin(s, axis=0)])]  # counter-clockwise
+    margin = 1e-9 * float(np.abs(p2).max()) ** 2
+    inside = np.ones(len(p2), dtype=bool)
+    for a, b in zip(ring, np.roll(ring, -1, axis=0)):
+        e = b - a
+        if e.any():  # left of every edge a -> b of the counter-clockwise polygon, by the margin
+            inside &= e[0] * (p2[:, 1] - a[1]) - e[1] * (p2[:, 0] - a[0]) > margin
+    return np.flatnonzero(~inside)
+
+
 def _box_about(points: np.ndarray, normal: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
     """Smallest box with one axis along ``normal``: (volume, extents, 3x3 rows = box axes).
 
@@ -37,7 +62,8 @@ def _box_about(points: np.ndarray, normal: np.ndarray) -> tuple[float, np.ndarra
     w = np.cross(n, u)
     p2 = np.column_stack([points @ u, points @ w])
     try:
-        hull2 = p2[ConvexHull(p2).vertices]
+        hull2 = p2[_hull_candidates(p2)]
+        hull2 = hull2[ConvexHull(hull2).vertices]
     except QhullError:
         # the points project onto a line or a point (a flat design seen edge-on): the rectangle
         # is that segment, along its principal direction, with zero width
