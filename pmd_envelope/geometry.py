@@ -15,7 +15,8 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-__all__ = ["MeshData", "Welding", "triangle_areas", "face_normals", "mesh_face_geometry", "mesh_edges",
+__all__ = ["MeshData", "Welding", "triangle_areas", "face_normals", "mesh_face_geometry", "mesh_face_centroids",
+           "mesh_edges",
            "mesh_twins", "boundary_half_edges", "mesh_signed_volume",
            "signed_volume", "count_bodies"]
 
@@ -120,6 +121,22 @@ def mesh_face_geometry(mesh: MeshData) -> tuple[np.ndarray, np.ndarray]:
     normals.setflags(write=False)
     areas.setflags(write=False)
     return normals, areas
+
+
+@functools.lru_cache(maxsize=2)
+def mesh_face_centroids(mesh: MeshData) -> np.ndarray:
+    """Centroid of each face [mm], computed once per mesh (read-only).
+
+    ``(a + b) + c`` then ``/ 3``: bit for bit ``v[f].mean(axis=1)``, without its (m, 3, 3)
+    temporary (0.04 s against 0.1 s at 1M faces). The curvature fit, the thickness rays and the
+    anatomy fit start from them.
+    """
+    v, f = mesh.vertices, mesh.faces
+    c = v[f[:, 0]] + v[f[:, 1]]
+    c += v[f[:, 2]]
+    c /= 3.0
+    c.setflags(write=False)
+    return c
 
 
 @functools.lru_cache(maxsize=2)

@@ -311,3 +311,18 @@ def test_min_vertex_statistic_in_the_wall_thickness_measurement():
     mesh = spherical_cap_plate(80.0, 2.0, cap_half_angle_for_span(80.0, 2.0, 100.0), rings=24, segments=128)
     m = ray_thickness(mesh, DEFAULT_SETTINGS).measurement
     assert m.statistic("min_vertex") == pytest.approx(2.0, abs=CAP_TOL)
+
+
+def test_cached_face_centroids_are_the_mean_bit_for_bit():
+    """The face rays start at cached centroids summed (a + b) + c, then / 3: the same bits as
+    ``v[f].mean(axis=1)``, so no record moves; read-only, since every stage shares them."""
+    from pmd_envelope.geometry import mesh_face_centroids
+    from pmd_envelope.mesh_io import mesh_from_arrays
+
+    rng = np.random.default_rng(9)
+    v = rng.normal(scale=50.0, size=(3000, 3)) + 1e3
+    f = rng.integers(0, 3000, (5000, 3))
+    for mesh in (mesh_from_arrays(v, f), spherical_cap_plate(80.0, 2.0, 0.6, rings=24, segments=96)):
+        c = mesh_face_centroids(mesh)
+        assert np.array_equal(c, mesh.vertices[mesh.faces].mean(axis=1))
+        assert not c.flags.writeable

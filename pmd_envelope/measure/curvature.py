@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pmd_envelope.geometry import MeshData, boundary_half_edges, mesh_face_geometry
+from pmd_envelope.geometry import MeshData, boundary_half_edges, mesh_face_centroids, mesh_face_geometry
 from pmd_envelope.measure.holes import smooth_patches
 from pmd_envelope.measure.records import Measurement
 from pmd_envelope.settings import DEFAULT_SETTINGS, Settings
@@ -248,7 +248,7 @@ def bone_surface_fit(mesh: MeshData, settings: Settings = DEFAULT_SETTINGS) -> C
     labels = smooth_patches(mesh, settings.feature_angle_deg)
     patch_area = np.bincount(labels, weights=areas)
     min_area = settings.curvature_min_area_fraction * total
-    centroids = v[f].mean(axis=1)
+    centroids = mesh_face_centroids(mesh)
     cos_keep = np.cos(np.radians(settings.curvature_normal_angle_deg))
     order = np.argsort(labels, kind="stable")
     starts = np.searchsorted(labels[order], np.arange(len(patch_area) + 1))

@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import trimesh
 
-from pmd_envelope.geometry import MeshData, mesh_face_geometry
+from pmd_envelope.geometry import MeshData, mesh_face_centroids, mesh_face_geometry
 from pmd_envelope.measure.records import Measurement, Witness
 
 __all__ = ["contact_gaps", "measure_fit"]
@@ -23,8 +23,7 @@ __all__ = ["contact_gaps", "measure_fit"]
 
 def contact_gaps(design: MeshData, anatomy: MeshData, contact_angle_deg: float):
     """(contact face ids, signed gap per contact face [mm], closest anatomy points, anatomy face ids)."""
-    v, f = design.vertices, design.faces
-    c = v[f].mean(axis=1)
+    c = mesh_face_centroids(design)
     anat = trimesh.Trimesh(anatomy.vertices, anatomy.faces, process=False)
     q, dist, tri = trimesh.proximity.closest_point(anat, c)
     to_bone = q - c

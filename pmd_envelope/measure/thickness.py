@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pmd_envelope.geometry import MeshData, mesh_face_geometry
+from pmd_envelope.geometry import MeshData, mesh_face_centroids, mesh_face_geometry
 from pmd_envelope.measure.records import Measurement, Witness
 from pmd_envelope.measure.sphere import shrinking_ball, sphere_edge_zone
 from pmd_envelope.rays import EmbreeCaster, ExactCaster, FaceGrid, looks_back
@@ -141,7 +141,7 @@ def face_rays(mesh: MeshData) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.nd
     """Centroids, inward unit normals, areas and the valid (non-degenerate) mask of each face."""
     v, f = mesh.vertices, mesh.faces
     normals, areas = mesh_face_geometry(mesh)
-    return v[f].mean(axis=1), -normals, areas, areas > 0
+    return mesh_face_centroids(mesh), -normals, areas, areas > 0
 
 
 def cast_face_rays(mesh: MeshData, settings: Settings, engine: str | None = None,
