@@ -26,6 +26,9 @@ __all__ = ["main", "self_intersections_here"]
 
 
 def main() -> int:
+    from pmd_envelope.allocator import tune_for_large_arrays
+
+    tune_for_large_arrays()
     stdin = sys.stdin.buffer
     shapes = json.loads(stdin.readline())
     v = _read(stdin, "<f8", shapes["v"])

@@ -97,14 +97,17 @@ def run_serial(tasks: Iterable[Task]) -> Iterator[CaseResult]:
 
 
 def _pool_worker_start() -> None:
-    """Runs once in each pool process: the self-intersection check runs in the worker itself.
+    """Runs once in each pool process: the self-intersection check runs in the worker itself,
+    and malloc serves large arrays from reused memory (:mod:`pmd_envelope.allocator`).
 
     The pool isolates crashes already (see :func:`run_pool`), and with every core measuring a
     case, a subprocess per design would only add its start-up (0.2 s of CPU per case).
     """
+    from pmd_envelope.allocator import tune_for_large_arrays
     from pmd_envelope.integrity import self_check_in_this_process
 
     self_check_in_this_process()
+    tune_for_large_arrays()
 
 
 #: Bytes a file in a case folder counts beyond its size in :func:`_expected_cost`: a scan series
