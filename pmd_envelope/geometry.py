@@ -17,7 +17,7 @@ from scipy.sparse.csgraph import connected_components
 
 __all__ = ["MeshData", "Welding", "triangle_areas", "face_normals", "mesh_face_geometry", "mesh_face_centroids",
            "mesh_edges",
-           "mesh_twins", "boundary_half_edges", "mesh_signed_volume",
+           "mesh_twins", "boundary_half_edges", "open_half_edges", "mesh_signed_volume",
            "signed_volume", "count_bodies"]
 
 
@@ -175,6 +175,21 @@ def mesh_twins(mesh: MeshData) -> np.ndarray | None:
     twin[h1], twin[h2] = h2, h1
     twin.setflags(write=False)
     return twin
+
+
+def open_half_edges(faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start and end vertex ids of the half-edges of a face array whose twin (the same edge run
+    the other way) is not in it, in the order of the faces and their corners: a set's boundary
+    by sorting its half-edge keys, on any mesh (:func:`boundary_half_edges` when twins exist)."""
+    a, b = faces.reshape(-1).astype(np.int64), faces[:, [1, 2, 0]].reshape(-1).astype(np.int64)
+    if len(a) == 0:
+        return a, b
+    nv = int(max(a.max(), b.max())) + 1
+    keys = np.sort(a * nv + b)
+    twin = b * nv + a
+    at = np.minimum(np.searchsorted(keys, twin), len(keys) - 1)
+    open_half = keys[at] != twin
+    return a[open_half], b[open_half]
 
 
 def boundary_half_edges(mesh: MeshData, face_ids: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:

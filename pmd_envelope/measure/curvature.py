@@ -34,7 +34,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pmd_envelope.geometry import MeshData, boundary_half_edges, mesh_face_centroids, mesh_face_geometry
+from pmd_envelope.geometry import (MeshData, boundary_half_edges, mesh_face_centroids, mesh_face_geometry,
+                                   open_half_edges)
 from pmd_envelope.measure.holes import smooth_patches
 from pmd_envelope.measure.records import Measurement
 from pmd_envelope.settings import DEFAULT_SETTINGS, Settings
@@ -158,14 +159,7 @@ def _interior_vertices(faces: np.ndarray, boundary: tuple[np.ndarray, np.ndarray
     (:func:`pmd_envelope.geometry.boundary_half_edges`); else they are found by sorting the
     set's half-edge keys.
     """
-    if boundary is None:
-        a, b = faces.reshape(-1).astype(np.int64), faces[:, [1, 2, 0]].reshape(-1).astype(np.int64)
-        nv = int(max(a.max(), b.max())) + 1
-        keys = np.sort(a * nv + b)
-        twin = b * nv + a
-        at = np.minimum(np.searchsorted(keys, twin), len(keys) - 1)
-        open_half = keys[at] != twin
-        boundary = a[open_half], b[open_half]
+    boundary = open_half_edges(faces) if boundary is None else boundary
     used = _vertices_of(faces)
     on_boundary = np.zeros(len(used) and int(used[-1]) + 1, dtype=bool)
     on_boundary[boundary[0]] = True

@@ -30,7 +30,8 @@ import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
-from pmd_envelope.geometry import MeshData, boundary_half_edges, count_bodies, mesh_edges, mesh_face_geometry
+from pmd_envelope.geometry import (MeshData, boundary_half_edges, count_bodies, mesh_edges, mesh_face_geometry,
+                                   open_half_edges)
 from pmd_envelope.measure.records import Measurement, Witness
 
 __all__ = ["Hole", "find_through_holes", "hole_measurements", "measure_holes", "smooth_patches", "circle_fit"]
@@ -81,22 +82,13 @@ def _smooth_patches(f, n, edges, feature_angle_deg):
 def _boundary_loops(faces: np.ndarray, boundary: tuple[np.ndarray, np.ndarray] | None = None) -> list[np.ndarray]:
     """Closed loops of vertex ids bounding a set of faces (half-edges without a twin in the set).
 
-    The twin test is vectorised (a sorted array of half-edge keys), or done by the caller:
+    The twin test is vectorised (:func:`pmd_envelope.geometry.open_half_edges`), or done by the caller:
     ``boundary`` holds the start and end vertex ids of the boundary half-edges in the faces'
     order (:func:`pmd_envelope.geometry.boundary_half_edges`). Only the boundary half-edges, a
     few thousand on a 1M-face plate, are walked in Python, in the faces' order, so the loops,
     their order and their start vertices are those of a walk over every half-edge.
     """
-    if boundary is None:
-        a, b = faces.reshape(-1).astype(np.int64), faces[:, [1, 2, 0]].reshape(-1).astype(np.int64)
-        if len(a) == 0:
-            return []
-        nv = int(max(a.max(), b.max())) + 1
-        keys = np.sort(a * nv + b)
-        twin = b * nv + a
-        at = np.minimum(np.searchsorted(keys, twin), len(keys) - 1)
-        open_half = keys[at] != twin
-        boundary = a[open_half], b[open_half]
+    boundary = open_half_edges(faces) if boundary is None else boundary
     nxt = {}
     for s, e in zip(boundary[0].tolist(), boundary[1].tolist()):
         nxt.setdefault(s, e)
