@@ -165,7 +165,7 @@ def _identical(corners: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     different corners could share a key, so every corner is then compared bit for bit with its
     vertex, and on any difference the keys are built exactly instead (float32: two coordinates
     per 64-bit key, then the third; float64: one factorize per coordinate and two to combine).
-    At 1M faces one factorize and the check take 0.22 s against 0.37 s for the exact keys.
+    At 1M faces one factorize and the check take 0.16 s against 0.21 s for the exact keys.
     """
     # +0.0 and -0.0 are the same point: adding 0.0 turns -0.0 into 0.0
     c = np.ascontiguousarray(corners) + corners.dtype.type(0.0)
@@ -241,7 +241,7 @@ def close_pairs(points: np.ndarray, tol: float, budget: int) -> np.ndarray | Non
     The pairs of :func:`close_pairs_bound`'s window are all the candidates; each is kept when its
     squared distance, summed x, y, z in that order, is at most ``tol ** 2``: scipy's
     ``cKDTree.query_pairs`` criterion, whose answer this is, without building the tree (at 1M
-    faces the tree and its query took 0.2 s, these candidates 0.03 s).
+    faces the tree and its query took 0.19 s, the candidates take 0.05 s beyond the bound's 0.04 s).
     """
     n = len(points)
     if n < 2:
@@ -256,8 +256,7 @@ def close_pairs(points: np.ndarray, tol: float, budget: int) -> np.ndarray | Non
     i, j = order[first], order[second]
     d = points[i] - points[j]
     near = d[:, 0] * d[:, 0] + d[:, 1] * d[:, 1] + d[:, 2] * d[:, 2] <= tol * tol
-    pairs = np.stack([np.minimum(i, j), np.maximum(i, j)], axis=1)[near]
-    return pairs
+    return np.stack([np.minimum(i, j), np.maximum(i, j)], axis=1)[near]
 
 
 class WeldError(ValueError):

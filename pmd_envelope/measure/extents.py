@@ -32,8 +32,8 @@ def _hull_candidates(p2: np.ndarray) -> np.ndarray:
 
     The extreme points in eight directions span a convex polygon inside the hull; a point
     strictly inside it, by more than a rounding margin, is not a hull vertex, so qhull is
-    given the rest and returns the same hull (a cap seen from above keeps ~2 % of its
-    vertices, seen edge-on ~20 %; 6 hulls of 500k points 0.34 s -> ~0.2 s).
+    given the rest and returns the same hull (a cap seen from above keeps ~5 % of its
+    vertices, seen edge-on about half; :func:`oriented_extents` at 1M faces 0.48 s -> 0.38 s).
     """
     if len(p2) < 16:
         return np.arange(len(p2))
