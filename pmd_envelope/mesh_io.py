@@ -180,10 +180,10 @@ def _identical(corners: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             codes_xy, _ = pd.factorize((wide[:, 0] << np.uint64(32)) | wide[:, 1])
             codes, uniques = pd.factorize((codes_xy.astype(np.uint64) << np.uint64(32)) | wide[:, 2])
         else:
-            cx, ux = pd.factorize(bits[:, 0])
+            cx, _ = pd.factorize(bits[:, 0])
             cy, uy = pd.factorize(bits[:, 1])
             cz, uz = pd.factorize(bits[:, 2])
-            cxy, uxy = pd.factorize(cx.astype(np.int64) * len(uy) + cy)
+            cxy, _ = pd.factorize(cx.astype(np.int64) * len(uy) + cy)
             codes, uniques = pd.factorize(cxy.astype(np.int64) * len(uz) + cz)
         first = _first_of_each(codes, len(uniques))
     return c[first].astype(np.float64), codes.astype(np.int64, copy=False)

@@ -167,8 +167,8 @@ def find_through_holes(mesh: MeshData, feature_angle_deg: float, *,
     than two smooth patches.
     """
     v, f = mesh.vertices, mesh.faces
-    # face normals, areas and the edge sort are computed once and shared below
-    normals, tri_area = mesh_face_geometry(mesh)
+    # face areas, the edge sort and the smooth patches are computed once per mesh and shared
+    tri_area = mesh_face_geometry(mesh)[1]
     edges = mesh_edges(mesh)
     # genus of a closed orientable surface: chi = V - E + F = 2 (bodies - genus); E counts the
     # distinct undirected edges, V the vertices the faces use

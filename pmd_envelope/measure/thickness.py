@@ -139,7 +139,6 @@ def vertex_pseudonormals(mesh: MeshData) -> np.ndarray:
 
 def face_rays(mesh: MeshData) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Centroids, inward unit normals, areas and the valid (non-degenerate) mask of each face."""
-    v, f = mesh.vertices, mesh.faces
     normals, areas = mesh_face_geometry(mesh)
     return mesh_face_centroids(mesh), -normals, areas, areas > 0
 
