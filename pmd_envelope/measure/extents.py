@@ -13,7 +13,8 @@ from pmd_envelope.measure.records import Measurement
 from pmd_envelope.settings import DEFAULT_SETTINGS, Settings
 
 # sphere_fit and concave_surface_radius live in measure.curvature; re-exported for existing callers
-__all__ = ["oriented_extents", "measure_extents", "sphere_fit", "concave_surface_radius"]
+__all__ = ["oriented_extents", "measure_extents", "measure_box", "measure_size_and_curvature", "sphere_fit",
+           "concave_surface_radius"]
 
 
 # Vertices handed to trimesh's direction search. Its cost grows with (directions x hull points):
@@ -119,15 +120,25 @@ def measure_extents(mesh: MeshData, settings: Settings = DEFAULT_SETTINGS) -> tu
 
     ``settings`` holds the curvature fit's thresholds (:func:`pmd_envelope.measure.curvature.bone_surface_fit`).
     """
-    ext, _ = oriented_extents(mesh.vertices)
+    return measure_box(mesh) + measure_size_and_curvature(mesh, settings)
 
-    vol, area = mesh_signed_volume(mesh), float(mesh_face_geometry(mesh)[1].sum())
+
+def measure_box(mesh: MeshData) -> tuple[Measurement, ...]:
+    """Span, extent_mid and extent_min: the oriented bounding box (:func:`oriented_extents`)."""
+    ext, _ = oriented_extents(mesh.vertices)
     obb = ("minimum-volume oriented bounding box: exact minimum-area rectangle about each principal axis of the "
            "convex hull and about trimesh's oriented_bounds directions")
     return (
         Measurement(parameter="span", value=float(ext[0]), unit="mm", method="obb", notes=obb),
         Measurement(parameter="extent_mid", value=float(ext[1]), unit="mm", method="obb", notes=obb),
         Measurement(parameter="extent_min", value=float(ext[2]), unit="mm", method="obb", notes=obb),
+    )
+
+
+def measure_size_and_curvature(mesh: MeshData, settings: Settings = DEFAULT_SETTINGS) -> tuple[Measurement, ...]:
+    """Volume, surface area and radius of curvature: the rest of :func:`measure_extents`."""
+    vol, area = mesh_signed_volume(mesh), float(mesh_face_geometry(mesh)[1].sum())
+    return (
         Measurement(parameter="volume", value=vol, unit="mm^3", method="divergence",
                     notes="signed volume by the divergence theorem"),
         Measurement(parameter="surface_area", value=area, unit="mm^2", method="triangle_sum"),
