@@ -393,6 +393,7 @@ def _run(args) -> int:
 
 
 def _cmd_validate(args) -> int:
+    _prestart_self_check()
     from pmd_envelope.ledger import LATEST_NAME
     from pmd_envelope.pipeline import validate, write_evidence
 
@@ -528,7 +529,16 @@ def _limits(lo, hi) -> str:
     return f"[{lo:g}, {hi:g}]"
 
 
+def _prestart_self_check() -> None:
+    """Start the self-intersection worker before the command's own imports (its start-up then
+    overlaps them on the other core; :func:`pmd_envelope.selfcheck_worker.prestart`)."""
+    from pmd_envelope.selfcheck_worker import prestart
+
+    prestart()
+
+
 def _cmd_measure(args) -> int:
+    _prestart_self_check()
     from pmd_envelope.envelope import load_envelope
     from pmd_envelope.errors import InputFileError
     from pmd_envelope.measure.core import measure_design

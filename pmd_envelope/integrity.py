@@ -20,13 +20,13 @@ import sys
 import threading
 import time
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 import numpy as np
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import connected_components
 
 from pmd_envelope.geometry import MeshData, count_bodies, mesh_edges, mesh_face_geometry, mesh_signed_volume
+from pmd_envelope.selfcheck_worker import start_worker
 from pmd_envelope.units import LENGTH_UNITS_TO_MM
 
 __all__ = ["IntegrityReport", "SelfIntersectionCheck", "check_integrity", "nonmanifold_vertex_count",
@@ -218,8 +218,9 @@ def _end_this_worker(timeout: float) -> None:
 class SelfIntersectionCheck:
     """The self-intersection check running in a worker process while the caller goes on.
 
-    The worker is a plain subprocess, ``python -m pmd_envelope.selfcheck_worker``, with the
-    arrays passed in a temporary ``.npz`` file: a fixed module entry point that never re-imports
+    The worker is a plain subprocess, ``python -m pmd_envelope.selfcheck_worker`` (started ahead
+    by the CLI, :func:`pmd_envelope.selfcheck_worker.prestart`, or here), with the arrays passed
+    through its stdin pipe: a fixed module entry point that never re-imports
     the caller's ``__main__``, so the check runs the same from a script without a main guard, a
     notebook, a REPL and the CLI (multiprocessing's ``spawn`` re-imports ``__main__``; ``fork``
     does not survive embree and BLAS threads). A crash in manifold3d or embree cannot end the run;
@@ -242,14 +243,8 @@ class SelfIntersectionCheck:
         self._failed: str | None = "not evaluated: the check's result was already taken"
         if self._here is not None:
             return
-        # the worker imports this very package, wherever it was imported from (an installed copy,
-        # a checkout on PYTHONPATH, or a folder a notebook put on sys.path)
-        root = str(Path(__file__).resolve().parent.parent)
-        path = [root] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
         try:
-            self._proc = subprocess.Popen([sys.executable, "-m", "pmd_envelope.selfcheck_worker"],
-                                          stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                          env=dict(os.environ, PYTHONPATH=os.pathsep.join(path)))
+            self._proc = start_worker()  # the one the CLI started ahead (selfcheck_worker.prestart), or a new one
         except OSError as exc:  # no process could be started (limits, no executable): not evaluated
             self._proc = None
             self._failed = f"not evaluated: the worker could not be started ({exc})"

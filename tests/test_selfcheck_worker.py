@@ -153,3 +153,64 @@ def test_in_process_failure_is_not_evaluated(cap, in_this_process):
     count, method, status = SelfIntersectionCheck(cap.vertices, np.asarray(cap.faces) + 10**6).result()
     assert count is None and status == "not evaluated"
     assert method.startswith("not evaluated: the check failed: IndexError")
+
+
+def test_prestarted_worker_is_the_next_checks_worker(cap):
+    from pmd_envelope import selfcheck_worker
+
+    selfcheck_worker.prestart()
+    ahead = selfcheck_worker._PRESTARTED
+    assert ahead is not None and ahead.poll() is None
+    check = SelfIntersectionCheck(cap.vertices, cap.faces)
+    assert check.pid == ahead.pid and selfcheck_worker._PRESTARTED is None
+    count, _, status = check.result()
+    assert (count, status) == (0, "NoError")
+
+
+def test_prestarted_worker_never_given_a_mesh_ends_quietly(tmp_path):
+    # the CLI starts the worker before it reads the mesh; on a file it cannot read it exits 2, and
+    # the worker, still waiting for its input, must end with it, exit 0 and say nothing
+    program = textwrap.dedent("""
+        import sys
+        from pmd_envelope import selfcheck_worker
+        selfcheck_worker.prestart()
+        proc = selfcheck_worker._PRESTARTED
+        print(proc.pid, flush=True)
+        if sys.argv[1] == "atexit":
+            sys.exit(2)
+        selfcheck_worker._end_prestarted()
+        print(proc.returncode, repr(proc.stderr.read() if not proc.stderr.closed else b""))
+    """)
+    script = tmp_path / "ahead.py"
+    script.write_text(program)
+    for how in ("atexit", "explicit"):
+        run = subprocess.run([sys.executable, str(script), how], capture_output=True, text=True, env=_env(),
+                             timeout=120)
+        pid = int(run.stdout.split()[0])
+        assert not _alive(pid), how
+        assert run.stderr == ""
+    assert run.returncode == 0 and run.stdout.split()[1] == "0"
+
+
+def test_cli_on_an_unreadable_mesh_leaves_no_worker(tmp_path):
+    bad = tmp_path / "bad.stl"
+    bad.write_bytes(b"solid x\nfacet broken\n")
+    before = set(_workers())
+    run = subprocess.run([sys.executable, "-m", "pmd_envelope", "measure", str(bad), "--units", "mm"],
+                         capture_output=True, text=True, env=_env(), timeout=120)
+    assert run.returncode == 2 and len(run.stderr.splitlines()) == 1
+    assert set(_workers()) <= before
+
+
+def _workers() -> list[int]:
+    """Pids of the self-intersection workers running on this machine (Linux /proc)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                cmd = open(f"/proc/{entry}/cmdline", "rb").read()
+            except OSError:
+                continue
+            if b"pmd_envelope.selfcheck_worker" in cmd:
+                found.append(int(entry))
+    return found
