@@ -2,7 +2,9 @@
 
 Every comparison is for the same rays: ``ray_thickness`` casts one ray per face and one per
 vertex; raw embreex casts exactly those, and the trimesh timings (on a subset) are scaled to
-that ray count.
+that ray count. The raw reference builds its index with embreex, which copies the mesh into
+Embree element by element; ours hands Embree the arrays (:func:`pmd_envelope.rays.embree_scene`),
+so each raw time is also given with the index built that way, and the ratio to it.
 
 Usage: python benchmarks/bench_measure.py [--sizes 100000 500000 2000000] [--whole 1000000]
 
@@ -49,6 +51,16 @@ def raw_embree(mesh, origins, dirs):
     return scene.run((origins - shift).astype(np.float32), dirs.astype(np.float32), output=1)
 
 
+def raw_shared(mesh, origins, dirs):
+    """As :func:`raw_embree`, with the index built the way ours is (:func:`pmd_envelope.rays.embree_scene`:
+    the mesh handed to Embree as shared buffers, not copied element by element by embreex)."""
+    from pmd_envelope.rays import embree_scene
+
+    shift = mesh.vertices.min(axis=0)
+    scene, _kept = embree_scene((mesh.vertices - shift).astype(np.float32), mesh.faces)
+    return scene.run((origins - shift).astype(np.float32), dirs.astype(np.float32), output=1)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", type=int, nargs="+", default=[100_000, 500_000, 2_000_000])
@@ -68,6 +80,7 @@ def main() -> None:
         all_o = np.vstack([origins, mesh.vertices + vdir * 1e-4])
         all_d = np.vstack([inward, vdir])
         t_raw, _ = timed(lambda: raw_embree(mesh, all_o, all_d))
+        t_shared, _ = timed(lambda: raw_shared(mesh, all_o, all_d))
         t_ours, _ = timed(lambda: ray_thickness(mesh, DEFAULT_SETTINGS))
         tm = trimesh.Trimesh(mesh.vertices, mesh.faces, process=False)
         k = min(args.subset, len(c))
@@ -81,18 +94,19 @@ def main() -> None:
         t_prox, _ = timed(lambda: trimesh.proximity.thickness(tm, c[sel], exterior=False, normals=-inward[sel],
                                                               method="ray"))
         t_prox *= n_rays / k
-        rows.append((len(mesh.faces), t_raw, t_ours, t_wrap, t_prox))
+        rows.append((len(mesh.faces), t_raw, t_shared, t_ours, t_wrap, t_prox))
         # the whole-measure run below is a fresh process; the largest plate and its trimesh copy
         # are freed first so it does not run beside this process's leftover gigabytes
         del mesh, tm, c, inward, origins, vdir, all_o, all_d
 
     print("| faces | raw embreex build + the same rays (faces + vertices) [s] | ours ray_thickness [s] | ours / raw (target <= 2) "
+          "| raw, index from shared buffers [s] | ours / that "
           "| trimesh embree wrapper [s] (scaled) | wrapper / ours (target >= 3) "
           "| trimesh proximity.thickness [s] (scaled) | proximity / ours (target >= 8) |")
-    print("|---|---|---|---|---|---|---|---|")
-    for n, raw, ours, wrap, prox in rows:
-        print(f"| {n:,} | {raw:.2f} | {ours:.2f} | {ours / raw:.2f} | {wrap:.2f} | {wrap / ours:.1f} | {prox:.2f} "
-              f"| {prox / ours:.1f} |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for n, raw, shared, ours, wrap, prox in rows:
+        print(f"| {n:,} | {raw:.2f} | {ours:.2f} | {ours / raw:.2f} | {shared:.2f} | {ours / shared:.2f} | {wrap:.2f} "
+              f"| {wrap / ours:.1f} | {prox:.2f} | {prox / ours:.1f} |")
 
     if args.whole:
         mesh = cap(args.whole)
@@ -101,12 +115,15 @@ def main() -> None:
             write_binary_stl(path, mesh.vertices, mesh.faces)
             c, inward, _, _ = face_rays(mesh)
             t_raw, _ = timed(lambda: raw_embree(mesh, c + inward * 1e-4, inward))
+            t_shared, _ = timed(lambda: raw_shared(mesh, c + inward * 1e-4, inward))
             t_cli, r = timed(lambda: subprocess.run([sys.executable, "-m", "pmd_envelope", "measure", str(path),
                                                      "--units", "mm", "--json"], capture_output=True))
             _, mb = peak_rss(path)
         print()
         print(f"whole `measure --json` of a {len(mesh.faces):,}-face plate, process start to JSON out: {t_cli:.2f} s; "
               f"raw embreex build + one ray per face {t_raw:.2f} s; ratio {t_cli / t_raw:.1f} (target <= 4); "
+              f"the same with the index built from shared buffers as ours is {t_shared:.2f} s, ratio "
+              f"{t_cli / t_shared:.1f}; "
               f"peak RSS of the measure process {mb:.0f} MB; exit {r.returncode}")
     if args.memory:
         mesh = cap(args.memory)
