@@ -30,7 +30,7 @@ from pmd_envelope.selfcheck_worker import start_worker
 from pmd_envelope.units import LENGTH_UNITS_TO_MM
 
 __all__ = ["IntegrityReport", "SelfIntersectionCheck", "check_integrity", "nonmanifold_vertex_count",
-           "self_check_in_this_process", "self_intersections", "with_self_check"]
+           "self_check_in_this_process", "self_intersections", "with_self_check", "with_unit_check"]
 
 # A face is degenerate when its area is below (1e-9 of the squared largest mesh extent): far below
 # any printable feature (LPBF pins 0.5 mm -> 0.25 mm^2) yet above float64 round-off of a cross
@@ -439,24 +439,34 @@ def check_integrity(mesh: MeshData, *, expected_bodies: int | None = None,
     if expected_bodies is not None and bodies != expected_bodies:
         problems.append(f"{bodies} separate bodies where the envelope expects {expected_bodies}")
 
-    unit_check = "not evaluated"
-    if plausible_size is not None and largest_extent is not None:
-        lo, hi = plausible_size
-        if lo / unit_size_slack <= largest_extent <= hi * unit_size_slack:
-            unit_check = (f"plausible: largest extent {largest_extent:.4g} mm is within {size_basis} [{lo:g}, {hi:g}] mm "
-                          f"widened by a factor {unit_size_slack:g} ([{lo / unit_size_slack:g}, {hi * unit_size_slack:g}] mm)")
-        else:
-            unit_check = _unit_hint(largest_extent, lo, hi, mesh.units, size_basis, unit_size_slack)
-            problems.append(unit_check)
-
     report = IntegrityReport(
         vertices=n, faces=len(f), degenerate_faces=degenerate, duplicate_faces=duplicate, boundary_edges=boundary,
         nonmanifold_edges=nonmanifold, nonmanifold_vertices=nm_vertices, winding_consistent=winding_ok,
         signed_volume=vol, bodies=bodies, expected_bodies=expected_bodies, self_intersections=None,
         self_intersection_method=_SKIPPED, manifold3d_status="not evaluated",
-        unit_check=unit_check, welding=None if mesh.welding is None else mesh.welding.as_dict(),
+        unit_check="not evaluated", welding=None if mesh.welding is None else mesh.welding.as_dict(),
         problems=tuple(problems), unevaluated=(f"{_SELF_CHECK_NAME} {_SKIPPED}",))
+    if plausible_size is not None and largest_extent is not None:
+        report = with_unit_check(report, largest_extent, plausible_size, units=mesh.units,
+                                 unit_size_slack=unit_size_slack, size_basis=size_basis)
     return report if pending is None else with_self_check(report, pending.result())
+
+
+def with_unit_check(report: IntegrityReport, largest_extent: float, plausible_size: tuple[float, float], *,
+                    units: str, unit_size_slack: float = 2.0,
+                    size_basis: str = "the envelope's plausible size") -> IntegrityReport:
+    """The report with the unit-plausibility check filled in (and its problem, if any).
+
+    The check of :func:`check_integrity`, for a caller that measures the largest extent after
+    the rest of the gate (``measure`` starts the ray thickness before the oriented box).
+    """
+    lo, hi = plausible_size
+    if lo / unit_size_slack <= largest_extent <= hi * unit_size_slack:
+        text = (f"plausible: largest extent {largest_extent:.4g} mm is within {size_basis} [{lo:g}, {hi:g}] mm "
+                f"widened by a factor {unit_size_slack:g} ([{lo / unit_size_slack:g}, {hi * unit_size_slack:g}] mm)")
+        return replace(report, unit_check=text)
+    text = _unit_hint(largest_extent, lo, hi, units, size_basis, unit_size_slack)
+    return replace(report, unit_check=text, problems=report.problems + (text,))
 
 
 def _unit_hint(extent: float, lo: float, hi: float, declared: str, basis: str, slack: float) -> str:

@@ -63,6 +63,19 @@ def test_inch_file_declared_mm_is_an_error(cap, tmp_path):
     assert 99.87 <= ok.get("span").value <= 100.0 + 1e-4
 
 
+def test_measure_reports_the_gate_of_check_integrity(cap, tmp_path):
+    # measure runs the gate, then the unit check once the box gives the span (with_unit_check):
+    # the report must be the one check_integrity gives with that span, problems in the same order
+    p = tmp_path / "open_inch_plate.stl"
+    write_binary_stl(p, np.array(cap.vertices) / 25.4, cap.faces[:-3])  # inches, and open
+    mesh = load_mesh(p, "mm")
+    mm = measure_mesh(mesh, DEFAULT_SETTINGS, expected_bodies=2, plausible_size=(20.0, 250.0))
+    direct = check_integrity(mesh, expected_bodies=2, plausible_size=(20.0, 250.0),
+                             largest_extent=mm.get("span").value)
+    assert len(direct.problems) >= 3 and direct.problems[-1].startswith("implausible units")
+    assert mm.integrity == direct
+
+
 def test_loader_errors(tmp_path):
     with pytest.raises(InputFileError, match="not.stl.*cannot read"):
         load_mesh(tmp_path / "not.stl", "mm")

@@ -87,7 +87,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import trimesh
 from scipy.sparse import coo_matrix
 from scipy.sparse.csgraph import dijkstra
 from scipy.spatial import ConvexHull, QhullError, cKDTree
@@ -240,6 +239,8 @@ class _Sectioner:
             hull = p2[ConvexHull(p2).vertices]
         except QhullError:
             return None  # the plane only grazes the mesh (points on a line): no section
+        import trimesh  # deferred: ~0.3 s to import, and only this family's measurers use it
+
         t2, ext = trimesh.bounds.oriented_bounds_2D(hull)
         t2 = np.asarray(t2)
         rot, shift = t2[:2, :2], t2[:2, 2]

@@ -12,7 +12,8 @@ from threadpoolctl import threadpool_limits
 from pmd_envelope.envelope import Envelope
 from pmd_envelope.families import FamilyContext, family_methods, run_measurers
 from pmd_envelope.geometry import MeshData, mesh_face_geometry
-from pmd_envelope.integrity import IntegrityReport, SelfIntersectionCheck, check_integrity, with_self_check
+from pmd_envelope.integrity import (IntegrityReport, SelfIntersectionCheck, check_integrity, with_self_check,
+                                    with_unit_check)
 from pmd_envelope.measure.extents import measure_box, measure_size_and_curvature
 from pmd_envelope.measure.fit import measure_fit
 from pmd_envelope.measure.holes import Hole, find_through_holes, hole_measurements
@@ -74,38 +75,37 @@ def measure_mesh(mesh: MeshData, settings: Settings, *, expected_bodies: int | N
         raise ValueError(f"unknown thickness method '{thickness_method}'")
     mesh_face_geometry(mesh)  # cached once here, before two threads read it
     # The self-intersection check runs in a worker process on the other core while the rest is
-    # measured here; its result joins the integrity report at the end. The oriented box (the
-    # gate's unit check needs the span) and the gate run first, with no thread beside them: their
-    # many numpy calls wait for the GIL whenever a thread holds it (the gate's corner fans 0.13 s
-    # -> 1.2-1.9 s at 1M faces, measured). Then, on a closed mesh only, the embree ray thickness
-    # starts in a thread beside the volume, area and curvature, the overhang, the holes and the
-    # family measures: its index build (rays.embree_scene) and its casts release the GIL.
+    # measured here; its result joins the integrity report at the end. The gate runs first, with
+    # no thread beside it: its many numpy calls wait for the GIL whenever a thread holds it (its
+    # corner fans 0.13 s -> 1.2-1.9 s at 1M faces, measured). Then, on a closed mesh only, the
+    # embree ray thickness starts in a thread beside the oriented box (and with it the gate's
+    # unit check, which needs the span), the volume, area and curvature, the overhang, the holes
+    # and the family measures: its index build (rays.embree_scene) and its casts release the GIL.
     # Started after the gate, not before it (measured at 1M faces): the peak memory of a 2M-face
     # `measure` is lower (the gate's arrays are freed before the thickness allocates its own:
     # 2037 MB -> 1661 MB when measured), and a mesh the gate finds open does not pay for a
-    # thickness it drops. Started before the curvature since the index build no longer holds the
-    # GIL (embreex's own copy held it 0.47 s): the curvature takes 0.66-0.85 s beside it instead of
-    # ~0.5 s alone, the thickness starts ~0.6 s earlier, and the 1M-face run ends ~0.3 s sooner
-    # (4.5-4.8 s against 4.7-5.1 s, alternating; the same JSON). The float64 engine runs after
-    # the holes, as before.
+    # thickness it drops. Started before the box and the curvature since the index build no
+    # longer holds the GIL (embreex's own copy held it 0.47 s): they take longer beside it
+    # (curvature 0.66-0.85 s instead of ~0.5 s) but the thickness starts ~1 s earlier, and the box
+    # pays for importing trimesh there, not before the gate. The float64 engine runs after the
+    # holes, as before.
     # BLAS runs on one thread here: its calls are small (3-column products, small fits), and
     # OpenBLAS's extra threads spin after each call, taking the core the worker and the ray
     # thread need (1M faces, measured: 1.1 s less CPU, 6.6-7.1 s -> 6.1-6.5 s; the same JSON).
     with threadpool_limits(limits=1, user_api="blas"), SelfIntersectionCheck(mesh.vertices, mesh.faces) as pending, \
             ThreadPoolExecutor(max_workers=1) as pool:
+        integrity = check_integrity(mesh, expected_bodies=expected_bodies, self_check_timeout=None)
+        closed = integrity.boundary_edges == 0 and integrity.nonmanifold_edges == 0 and integrity.winding_consistent \
+            and integrity.signed_volume > 0
+        early = pool.submit(ray_thickness, mesh, settings) if closed and settings.ray_engine == "embree" else None
         box = measure_box(mesh)
-        span = box[0].value
         # without an envelope the unit check still runs, on the default window for
         # patient-matched devices (its basis is in Settings), and says which window it used
         size, basis = ((plausible_size, "the envelope's plausible size") if plausible_size is not None
                        else (settings.default_plausible_size_mm,
                              "the default plausible size of a patient-matched device (no envelope given)"))
-        integrity = check_integrity(mesh, expected_bodies=expected_bodies, plausible_size=size, size_basis=basis,
-                                    largest_extent=span, unit_size_slack=settings.unit_size_slack,
-                                    self_check_timeout=None)
-        closed = integrity.boundary_edges == 0 and integrity.nonmanifold_edges == 0 and integrity.winding_consistent \
-            and integrity.signed_volume > 0
-        early = pool.submit(ray_thickness, mesh, settings) if closed and settings.ray_engine == "embree" else None
+        integrity = with_unit_check(integrity, box[0].value, size, units=mesh.units, size_basis=basis,
+                                    unit_size_slack=settings.unit_size_slack)
         extents = box + measure_size_and_curvature(mesh, settings)
         later = (measure_overhang(mesh, settings.build_direction, settings.overhang_angle_deg),)
         holes: list[Hole] = []

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import numpy as np
-import trimesh
 from scipy.spatial import ConvexHull, QhullError
 
 from pmd_envelope.geometry import MeshData, mesh_face_geometry, mesh_signed_volume
@@ -73,6 +72,8 @@ def _box_about(points: np.ndarray, normal: np.ndarray) -> tuple[float, np.ndarra
         rot = np.array([[d[0], d[1]], [-d[1], d[0]]])
         ext2 = np.ptp(centred @ rot.T, axis=0)
     else:
+        import trimesh  # deferred: a whole-package import of ~0.3 s (see oriented_extents)
+
         t2, ext2 = trimesh.bounds.oriented_bounds_2D(hull2)
         # t2 rotates the 2D points so the rectangle is axis-aligned; its rows give the directions
         rot = np.asarray(t2)[:2, :2]
@@ -95,6 +96,11 @@ def oriented_extents(vertices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     built: a cap plate's hull holds its whole outer surface (2 s at 1M faces), and trimesh's
     ``bounding_box_oriented`` on the whole mesh takes 40-80 s at 2M faces (performance notes).
     """
+    # trimesh is imported here, not with this module: importing it costs ~0.3 s (the whole
+    # package, for two functions), which `measure` then pays beside the ray thickness rather
+    # than before it starts
+    import trimesh
+
     centred = vertices - vertices.mean(axis=0)
     _, _, axes = np.linalg.svd(centred[:: max(1, len(centred) // 200_000)], full_matrices=False)
     step = max(1, len(centred) // _SEARCH_POINTS)

@@ -13,7 +13,6 @@ within the limit (the envelope's ``anatomy_gap`` maximum, else the settings defa
 from __future__ import annotations
 
 import numpy as np
-import trimesh
 
 from pmd_envelope.geometry import MeshData, mesh_face_centroids, mesh_face_geometry
 from pmd_envelope.measure.records import Measurement, Witness
@@ -23,6 +22,8 @@ __all__ = ["contact_gaps", "measure_fit"]
 
 def contact_gaps(design: MeshData, anatomy: MeshData, contact_angle_deg: float):
     """(contact face ids, signed gap per contact face [mm], closest anatomy points, anatomy face ids)."""
+    import trimesh  # deferred: ~0.3 s to import, paid only by a case with an anatomy
+
     c = mesh_face_centroids(design)
     anat = trimesh.Trimesh(anatomy.vertices, anatomy.faces, process=False)
     q, dist, tri = trimesh.proximity.closest_point(anat, c)

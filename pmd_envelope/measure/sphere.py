@@ -24,7 +24,6 @@ As with rays, a ball stopped by a face that does not look back at p (angle above
 from __future__ import annotations
 
 import numpy as np
-import trimesh
 
 from pmd_envelope.geometry import MeshData, mesh_face_geometry
 from pmd_envelope.rays import looks_back
@@ -41,6 +40,8 @@ def shrinking_ball(mesh: MeshData, points: np.ndarray, inward: np.ndarray, r0: n
     ``(radius, far touch point, its face id, converged)``; the far touch is the last point that
     shrank the ball (an empty ball's closest surface point is p itself, which says nothing).
     """
+    import trimesh  # deferred: ~0.3 s to import, paid only with the max_sphere method
+
     tm = trimesh.Trimesh(mesh.vertices, mesh.faces, process=False)
     r = np.asarray(r0, dtype=float).copy()
     q_out = np.array(touch0, dtype=float)
