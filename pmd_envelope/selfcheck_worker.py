@@ -10,8 +10,8 @@ same from a script, a notebook, a REPL and the CLI.
 Protocol: on stdin, one JSON line ``{"v": [n, 3], "f": [m, 3]}`` then the vertices (float64) and
 faces (int64), little-endian; on stdout, one line of JSON ``{"count": int, "status": str}``.
 Through a pipe, not a file, so a full disk cannot stop the check. Input that ends before the
-JSON line (a worker started ahead whose parent never gave it a mesh) exits 0 with no output. Any failure exits non-zero
-with the error on stderr; the parent then records the check as not evaluated, which makes the
+JSON line (a worker started ahead whose parent never gave it a mesh) exits 0 with no output.
+Any failure exits non-zero with the error on stderr; the parent then records the check as not evaluated, which makes the
 gate indeterminate (never a pass).
 
 The check itself lives here, not in :mod:`pmd_envelope.integrity`, so the worker imports only
@@ -26,6 +26,7 @@ import json
 import os
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 __all__ = ["main", "self_intersections_here", "prestart", "start_worker"]
@@ -117,7 +118,8 @@ def start_worker() -> subprocess.Popen:
     """Start a worker process, its pipes open: the one started by :func:`prestart` if it is
     still waiting for a mesh, else a new one. Raises OSError when no process can be started."""
     global _PRESTARTED
-    proc, _PRESTARTED = _PRESTARTED, None
+    with _LOCK:  # two checks started at once cannot both take the one started ahead
+        proc, _PRESTARTED = _PRESTARTED, None
     if proc is not None and proc.poll() is None:
         return proc
     if proc is not None:
@@ -142,23 +144,32 @@ def prestart() -> None:
     it waits on its input and exits quietly when the pipe closes.
     """
     global _PRESTARTED
-    if _PRESTARTED is not None:
-        return
+    with _LOCK:
+        if _PRESTARTED is not None:
+            return
     try:
-        _PRESTARTED = start_worker()
+        proc = start_worker()
     except OSError:
         return  # the check starts its own worker then, and reports why if that fails too
-    atexit.register(_end_prestarted)
+    with _LOCK:
+        _PRESTARTED, spare = proc, _PRESTARTED
+    if spare is not None:
+        _discard(spare)
 
 
 _PRESTARTED: subprocess.Popen | None = None
+_LOCK = threading.Lock()
 
 
 def _end_prestarted() -> None:
     global _PRESTARTED
-    proc, _PRESTARTED = _PRESTARTED, None
+    with _LOCK:
+        proc, _PRESTARTED = _PRESTARTED, None
     if proc is not None:
         _discard(proc)
+
+
+atexit.register(_end_prestarted)  # once; nothing to do unless a worker was started ahead and never used
 
 
 def _discard(proc: subprocess.Popen) -> None:

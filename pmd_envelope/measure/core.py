@@ -51,8 +51,8 @@ def measure_mesh(mesh: MeshData, settings: Settings, *, expected_bodies: int | N
                  family_parameters: tuple[str, ...] = (), plan: Mapping[str, object] | None = None) -> MeshMeasurements:
     """Gate and measure a mesh.
 
-    The extents are measured first (they only need the vertices) so the unit-plausibility check
-    can use them. Thickness, holes and the anatomy fit need a closed, consistently wound mesh;
+    The gate runs first; its unit-plausibility check is completed once the oriented box gives the
+    span (:func:`pmd_envelope.integrity.with_unit_check`). Thickness, holes and the anatomy fit need a closed, consistently wound mesh;
     on a mesh that fails those checks they are not measured (``thickness`` is None) rather than
     reported wrong.
 
