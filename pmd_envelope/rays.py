@@ -331,20 +331,14 @@ class ExactCaster:
     only : (k,) int, optional
         Ids of the faces the index holds (all by default). Queries can only meet these faces:
         pass a superset of every face the queries' segments can meet (:meth:`FaceGrid.near`).
-    boxes : tuple of two (m, 3) arrays, optional
-        :func:`face_boxes` of all faces, when already computed.
     """
 
     engine = "exact-float64"
 
-    def __init__(self, vertices: np.ndarray, faces: np.ndarray, only: np.ndarray | None = None,
-                 boxes: tuple[np.ndarray, np.ndarray] | None = None):
+    def __init__(self, vertices: np.ndarray, faces: np.ndarray, only: np.ndarray | None = None):
         self.v, self.f = vertices, faces
         ids = np.arange(len(faces)) if only is None else np.asarray(only, dtype=np.int64)
-        if boxes is not None:
-            lo, hi = boxes[0][ids], boxes[1][ids]
-        else:
-            lo, hi = face_boxes(vertices, faces[ids])
+        lo, hi = face_boxes(vertices, faces[ids])
         prop = index.Property()
         prop.dimension = 3
         self.tree = index.Index((ids, lo, hi), properties=prop)

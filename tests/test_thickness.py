@@ -188,7 +188,7 @@ def test_face_grid_is_a_superset_of_box_overlaps():
 
 
 def test_exact_caster_on_a_face_subset_matches_the_whole_mesh():
-    from pmd_envelope.rays import ExactCaster, FaceGrid, face_boxes
+    from pmd_envelope.rays import ExactCaster, FaceGrid
     from pmd_envelope.measure.thickness import face_rays
 
     mesh = spherical_cap_plate(80.0, 2.0, cap_half_angle_for_span(80.0, 2.0, 100.0), rings=24, segments=96)
@@ -200,11 +200,9 @@ def test_exact_caster_on_a_face_subset_matches_the_whole_mesh():
         return face == ids[ray]
 
     whole = ExactCaster(mesh.vertices, mesh.faces).first_hit(c[ids], inward[ids], incident, t_max=bound)
-    boxes = face_boxes(mesh.vertices, mesh.faces)
     seg = ExactCaster.segment_boxes(c[ids], inward[ids], np.zeros(len(ids)), bound)
     only = FaceGrid(mesh.vertices, mesh.faces, size=2.5).near(*seg)
-    part = ExactCaster(mesh.vertices, mesh.faces, only=only, boxes=boxes).first_hit(c[ids], inward[ids], incident,
-                                                                                  t_max=bound)
+    part = ExactCaster(mesh.vertices, mesh.faces, only=only).first_hit(c[ids], inward[ids], incident, t_max=bound)
     assert len(only) < len(mesh.faces)
     assert np.array_equal(whole[0], part[0]) and np.array_equal(whole[1], part[1])
 
