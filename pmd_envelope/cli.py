@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from pmd_envelope import __version__
-from pmd_envelope.allocator import tune_for_large_arrays
+from pmd_envelope.allocator import set_library_defaults, tune_for_large_arrays
 from pmd_envelope.errors import PmdEnvelopeError
 
 __all__ = ["main", "build_parser"]
@@ -365,6 +365,7 @@ class _QuietPipe:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    set_library_defaults()  # before numpy loads: its huge pages off, OpenBLAS on one thread (pmd_envelope.allocator)
     tune_for_large_arrays()  # this process measures large meshes (pmd_envelope.allocator)
     stdout = sys.stdout
     sys.stdout = _QuietPipe(stdout)

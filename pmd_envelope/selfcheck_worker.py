@@ -33,8 +33,9 @@ __all__ = ["main", "self_intersections_here", "prestart", "start_worker"]
 
 
 def main() -> int:
-    from pmd_envelope.allocator import tune_for_large_arrays
+    from pmd_envelope.allocator import set_library_defaults, tune_for_large_arrays
 
+    set_library_defaults()  # before numpy is imported below (pmd_envelope.allocator)
     tune_for_large_arrays()
     # what the check needs is imported before the input is read, so a worker started ahead of
     # its mesh (:func:`prestart`) has these imports done when the mesh arrives

@@ -96,3 +96,53 @@ def test_cli_and_worker_entry_points_tune_the_allocator():
     assert int(_run("from pmd_envelope.selfcheck_worker import main\nmain()\n", worker_input)[-1]) < 50
     assert int(_run("from pmd_envelope.batch.executors import _pool_worker_start\n_pool_worker_start()\n")[-1]) < 50
     assert int(_run("import pmd_envelope.cli, pmd_envelope.measure\n")[-1]) > 50
+
+
+# set_library_defaults: each check in a fresh process whose environment holds none of the
+# variables a user could have set, unless the test sets one
+_LIBRARY_VARS = ("NUMPY_MADVISE_HUGEPAGE", "OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS")
+_REPORT = """
+import os, numpy, threadpoolctl
+print(numpy._core.multiarray._get_madvise_hugepage(), max(i["num_threads"] for i in threadpoolctl.threadpool_info()),
+      os.environ.get("NUMPY_MADVISE_HUGEPAGE"), os.environ.get("OPENBLAS_NUM_THREADS"))
+"""
+
+
+def _library_state(entry: str, stdin: bytes = b"", **env: str) -> list[str]:
+    clean = {k: v for k, v in os.environ.items() if k not in _LIBRARY_VARS}
+    return subprocess.run([sys.executable, "-c", entry + _REPORT], input=stdin, capture_output=True, check=True,
+                          cwd=ROOT, env={**clean, "PYTHONPATH": str(ROOT), **env}).stdout.decode().split()
+
+
+_DEFAULTS = "from pmd_envelope.allocator import set_library_defaults\nprint(*set_library_defaults())\n"
+
+
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="OpenBLAS starts one thread on one core either way")
+def test_library_defaults_turn_numpy_huge_pages_off_and_blas_to_one_thread():
+    plain = _library_state("")
+    assert plain[0] == "True" and int(plain[1]) > 1 and plain[2:] == ["None", "None"]  # numpy's and OpenBLAS's own
+    assert _library_state(_DEFAULTS) == ["NUMPY_MADVISE_HUGEPAGE", "OPENBLAS_NUM_THREADS", "False", "1", "0", "1"]
+
+
+def test_user_library_variables_win():
+    out = _library_state(_DEFAULTS, NUMPY_MADVISE_HUGEPAGE="1", OMP_NUM_THREADS="2")
+    assert out == ["True", "2", "1", "None"]  # nothing set: the user's huge pages, and OMP's two threads
+    out = _library_state(_DEFAULTS, OPENBLAS_NUM_THREADS="2")
+    assert out == ["NUMPY_MADVISE_HUGEPAGE", "False", "2", "0", "2"]
+
+
+def test_library_defaults_are_not_set_once_numpy_is_loaded():
+    out = _library_state("import numpy\n" + _DEFAULTS)
+    assert out[0] == "True" and out[2:] == ["None", "None"]
+
+
+def test_cli_and_worker_entry_points_set_the_library_defaults():
+    cube = ROOT / "tests" / "data" / "real" / "20mm-xyz-cube.stl"
+    cli = ("import contextlib, io\nfrom pmd_envelope.cli import main\n"
+           f"with contextlib.redirect_stdout(io.StringIO()):\n    main(['measure', {str(cube)!r}, '--units', 'mm', '--json'])\n")
+    assert _library_state(cli) == ["False", "1", "0", "1"]
+    v = np.array([[0, 0, 0], [1, 0, 0], [0, 1, 0], [0, 0, 1]], dtype="<f8")
+    f = np.array([[0, 2, 1], [0, 1, 3], [0, 3, 2], [1, 2, 3]], dtype="<i8")
+    worker_input = b'{"v": [4, 3], "f": [4, 3]}\n' + v.tobytes() + f.tobytes()
+    assert _library_state("from pmd_envelope.selfcheck_worker import main\nmain()\n", worker_input)[-4:] \
+        == ["False", "1", "0", "1"]
