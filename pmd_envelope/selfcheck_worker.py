@@ -126,10 +126,11 @@ def start_worker() -> subprocess.Popen:
     if proc is not None:
         _discard(proc)
     # the worker imports this very package, wherever it was imported from (an installed copy,
-    # a checkout on PYTHONPATH, or a folder a notebook put on sys.path)
+    # a checkout on PYTHONPATH, or a folder a notebook put on sys.path); -P keeps ``-m`` from
+    # putting the working folder ahead of it (a folder holding another pmd_envelope, tested)
     root = str(Path(__file__).resolve().parent.parent)
     path = [root] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
-    return subprocess.Popen([sys.executable, "-m", "pmd_envelope.selfcheck_worker"],
+    return subprocess.Popen([sys.executable, "-P", "-m", "pmd_envelope.selfcheck_worker"],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env=dict(os.environ, PYTHONPATH=os.pathsep.join(path)))
 

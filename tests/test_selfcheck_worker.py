@@ -72,6 +72,18 @@ def test_self_check_from_a_repl_on_stdin(tmp_path, cap):
     assert run.stdout.split() == ["passed", "0"]
 
 
+def test_worker_imports_this_package_whatever_the_working_folder(tmp_path, monkeypatch, cap):
+    # ``python -m`` puts the working folder first on sys.path: a folder holding another
+    # pmd_envelope (another checkout, another version) must not become the worker's package
+    other = tmp_path / "pmd_envelope"
+    other.mkdir()
+    (other / "__init__.py").write_text("")
+    (other / "selfcheck_worker.py").write_text("raise SystemExit('not this package')\n")
+    monkeypatch.chdir(tmp_path)
+    count, method, status = SelfIntersectionCheck(cap.vertices, cap.faces).result()
+    assert (count, status) == (0, "NoError"), method
+
+
 def test_worker_failure_is_not_evaluated_and_the_gate_indeterminate(cap):
     bad_faces = np.asarray(cap.faces) + 10**6  # out of range in the worker: it raises IndexError
     count, method, status = SelfIntersectionCheck(cap.vertices, bad_faces).result()
