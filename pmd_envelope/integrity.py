@@ -29,8 +29,9 @@ from pmd_envelope.geometry import MeshData, count_bodies, mesh_edges, mesh_face_
 from pmd_envelope.selfcheck_worker import start_worker
 from pmd_envelope.units import LENGTH_UNITS_TO_MM
 
-__all__ = ["IntegrityReport", "SelfIntersectionCheck", "check_integrity", "nonmanifold_vertex_count",
-           "self_check_in_this_process", "self_intersections", "with_self_check", "with_unit_check"]
+__all__ = ["IntegrityReport", "SelfIntersectionCheck", "SELF_CHECK_METHOD_HERE", "check_integrity", "joined_self_check",
+           "nonmanifold_vertex_count", "self_check_in_this_process", "self_intersections", "with_self_check",
+           "with_unit_check"]
 
 # A face is degenerate when its area is below (1e-9 of the squared largest mesh extent): far below
 # any printable feature (LPBF pins 0.5 mm -> 0.25 mm^2) yet above float64 round-off of a cross
@@ -187,6 +188,12 @@ _SELF_CHECK_NAME = "self-intersection check:"
 _SKIPPED = "not evaluated: skipped by the caller"
 _SELF_CHECK_METHOD = ("edge-face crossings: every edge cast by embree with its incident faces excluded, each hit "
                       "confirmed in float64, in a worker process; coplanar overlaps not detected")
+#: The method when the caller casts the edges (:func:`joined_self_check`) and the worker gives
+#: manifold3d's status only.
+SELF_CHECK_METHOD_HERE = ("edge-face crossings: every edge cast by embree with its incident faces excluded, each hit "
+                          "confirmed in float64, on the measurement's own embree index (manifold3d's status in a "
+                          "worker process); coplanar overlaps not detected")
+_WORKER_ONLY = "the worker gave manifold3d's status only; the caller casts the edges"
 
 
 #: Set by :func:`self_check_in_this_process` in a process that is itself a batch worker.
@@ -232,11 +239,16 @@ class SelfIntersectionCheck:
     recorded as "not evaluated" the same way; a crash there, or a check that outlives
     ``timeout``, ends the pool worker, which the pool reports.
 
+    With ``edges=False`` the worker gives manifold3d's status only and :meth:`result`'s count is
+    None: the caller casts the edges (:func:`pmd_envelope.selfcheck_worker.edge_crossings`) and
+    joins the two (:func:`joined_self_check`).
+
     Use as a context manager, or call :meth:`result` once.
     """
 
-    def __init__(self, v: np.ndarray, f: np.ndarray, timeout: float = 300.0):
+    def __init__(self, v: np.ndarray, f: np.ndarray, timeout: float = 300.0, *, edges: bool = True):
         self.timeout = timeout
+        self.edges = bool(edges)
         self._started = time.monotonic()
         self._here = (v, f) if _IN_THIS_PROCESS else None
         self._proc = None
@@ -252,7 +264,7 @@ class SelfIntersectionCheck:
         # the arrays go through the pipe, not a file: a full disk must not stop the check; a
         # thread feeds it so the caller goes on measuring meanwhile
         pipe, self._proc.stdin = self._proc.stdin, None  # the feeder owns it; communicate() leaves it alone
-        self._feeder = threading.Thread(target=_feed, args=(pipe, v, f), daemon=True)
+        self._feeder = threading.Thread(target=_feed, args=(pipe, v, f, self.edges), daemon=True)
         self._feeder.start()
 
     @property
@@ -262,7 +274,7 @@ class SelfIntersectionCheck:
     def result(self) -> tuple[int | None, str, str]:
         """``(count or None, method or why not evaluated, manifold3d status)``."""
         if self._here is not None:
-            from pmd_envelope.selfcheck_worker import self_intersections_here
+            from pmd_envelope.selfcheck_worker import manifold_status, self_intersections_here
 
             # the same time limit as the subprocess's: a check that hangs cannot be stopped
             # inside this process, so the disposable pool worker ends itself, and the pool
@@ -272,13 +284,16 @@ class SelfIntersectionCheck:
             watchdog.daemon = True
             watchdog.start()
             try:
-                count, status = self_intersections_here(*self._here)
+                if self.edges:
+                    count, status = self_intersections_here(*self._here)
+                else:
+                    count, status = None, manifold_status(*self._here)
             except Exception as exc:  # the same as a worker that failed: not evaluated, with the reason
                 return None, f"not evaluated: the check failed: {type(exc).__name__}: {exc}", "not evaluated"
             finally:
                 watchdog.cancel()
                 self._here = None
-            return int(count), _SELF_CHECK_METHOD, str(status)
+            return (int(count), _SELF_CHECK_METHOD, str(status)) if self.edges else (None, _WORKER_ONLY, str(status))
         if self._proc is None:
             return None, self._failed, "not evaluated"
         try:
@@ -296,6 +311,8 @@ class SelfIntersectionCheck:
                 return None, f"not evaluated: the worker {why}: {lines[-1] if lines else 'no message'}", "not evaluated"
             try:
                 answer = json.loads(out.decode("utf-8").strip().splitlines()[-1])
+                if not self.edges:
+                    return None, _WORKER_ONLY, str(answer["status"])
                 return int(answer["count"]), _SELF_CHECK_METHOD, str(answer["status"])
             except (ValueError, IndexError, KeyError, TypeError) as exc:
                 return None, f"not evaluated: the worker's answer could not be read ({exc})", "not evaluated"
@@ -320,12 +337,13 @@ class SelfIntersectionCheck:
         self.close()
 
 
-def _feed(pipe, v: np.ndarray, f: np.ndarray) -> None:
-    """Write the worker's input: one JSON line with the shapes, then the float64 and int64 bytes."""
+def _feed(pipe, v: np.ndarray, f: np.ndarray, edges: bool = True) -> None:
+    """Write the worker's input: one JSON line with the shapes (and whether to cast the edges),
+    then the float64 and int64 bytes."""
     v = np.ascontiguousarray(v, dtype="<f8")
     f = np.ascontiguousarray(f, dtype="<i8")
     try:
-        pipe.write(json.dumps({"v": list(v.shape), "f": list(f.shape)}).encode() + b"\n")
+        pipe.write(json.dumps({"v": list(v.shape), "f": list(f.shape), "edges": bool(edges)}).encode() + b"\n")
         pipe.write(memoryview(v).cast("B"))
         pipe.write(memoryview(f).cast("B"))
         pipe.close()
@@ -340,6 +358,22 @@ def self_intersections(v: np.ndarray, f: np.ndarray, timeout: float = 300.0) -> 
     overlaps (no edge crosses a face) are not detected; that limit is in the method string.
     """
     return SelfIntersectionCheck(v, f, timeout).result()
+
+
+def joined_self_check(edges: int | BaseException, worker: tuple[int | None, str, str]) -> tuple[int | None, str, str]:
+    """The ``(count or None, method or why not evaluated, manifold3d status)`` of a check whose
+    edges the caller cast (``edges``: the count, or the exception that stopped it) and whose
+    worker gave manifold3d's status (:class:`SelfIntersectionCheck` with ``edges=False``).
+
+    Either part not evaluated leaves the whole check not evaluated, with the reason, as when one
+    worker ran both: the gate is then indeterminate, never passed.
+    """
+    count, why, status = worker
+    if why != _WORKER_ONLY:  # the worker failed, timed out or could not start
+        return None, why, status
+    if isinstance(edges, BaseException):
+        return None, f"not evaluated: the edge rays failed: {type(edges).__name__}: {edges}", status
+    return int(edges), SELF_CHECK_METHOD_HERE, status
 
 
 def with_self_check(report: "IntegrityReport", result: tuple[int | None, str, str]) -> "IntegrityReport":

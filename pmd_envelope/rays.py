@@ -27,6 +27,7 @@ faces incident to the origin), where is the first surface met, ignoring those in
 
 from __future__ import annotations
 
+import copy
 import ctypes
 import functools
 import importlib.metadata
@@ -197,8 +198,18 @@ class EmbreeCaster:
         self.faces = faces
         self.shift = vertices.min(axis=0)
         shifted = (vertices - self.shift).astype(np.float32)
-        self.recast_step = max(float(recast_step), 8.0 * float(np.spacing(np.abs(shifted).max())))
+        self._least_step = 8.0 * float(np.spacing(np.abs(shifted).max()))
+        self.recast_step = max(float(recast_step), self._least_step)
         self.scene, self._buffers = embree_scene(shifted, faces)
+
+    def with_step(self, recast_step: float) -> "EmbreeCaster":
+        """This caster's index with another ``recast_step`` (raised to 8 float32 ulps as in the
+        constructor): one index for rays that step differently, e.g. the wall-thickness rays
+        (``ray_offset_mm``) and the self-intersection check's edge rays (the least step). Both
+        casters give the hits a caster built with that step gives, bit for bit (tested)."""
+        other = copy.copy(self)  # shares the committed scene and the buffers it reads
+        other.recast_step = max(float(recast_step), self._least_step)
+        return other
 
     def first_hit(self, origins: np.ndarray, directions: np.ndarray, incident, max_recasts: int = 4,
                   t_max: np.ndarray | None = None):

@@ -8,7 +8,9 @@ mesh by the CLI (:func:`prestart`). It never imports the caller's ``__main__``
 same from a script, a notebook, a REPL and the CLI.
 
 Protocol: on stdin, one JSON line ``{"v": [n, 3], "f": [m, 3]}`` then the vertices (float64) and
-faces (int64), little-endian; on stdout, one line of JSON ``{"count": int, "status": str}``.
+faces (int64), little-endian; on stdout, one line of JSON ``{"count": int, "status": str}``. With
+``"edges": false`` in the first line the worker gives manifold3d's status only (``"count": null``):
+``measure`` casts the edges itself, on the index its ray thickness builds anyway.
 Through a pipe, not a file, so a full disk cannot stop the check. Input that ends before the
 JSON line (a worker started ahead whose parent never gave it a mesh) exits 0 with no output.
 Any failure exits non-zero with the error on stderr; the parent then records the check as not evaluated, which makes the
@@ -29,7 +31,8 @@ import sys
 import threading
 from pathlib import Path
 
-__all__ = ["main", "self_intersections_here", "prestart", "start_worker"]
+__all__ = ["main", "self_intersections_here", "edge_crossings", "manifold_status", "prestart", "start_worker",
+           "EDGE_CHUNK"]
 
 
 def main() -> int:
@@ -51,24 +54,41 @@ def main() -> int:
     shapes = json.loads(header)
     v = _read(stdin, "<f8", shapes["v"])
     f = _read(stdin, "<i8", shapes["f"])
-    count, status = self_intersections_here(v, f)
-    sys.stdout.write(json.dumps({"count": int(count), "status": str(status)}) + "\n")
+    if shapes.get("edges", True):
+        count, status = self_intersections_here(v, f)
+    else:  # the caller casts the edges itself (pmd_envelope.measure.core): manifold3d's status only
+        count, status = None, manifold_status(v, f)
+    sys.stdout.write(json.dumps({"count": None if count is None else int(count), "status": str(status)}) + "\n")
     sys.stdout.flush()
     return 0
 
 
 def self_intersections_here(v: np.ndarray, f: np.ndarray) -> tuple[int, str]:
-    """Runs in a separate process: manifold3d's verdict on the mesh, and edges piercing faces.
+    """Runs in a separate process: edges piercing faces (:func:`edge_crossings`) and manifold3d's
+    verdict on the mesh."""
+    status = manifold_status(v, f)  # first: its memory is freed before the edge rays allocate theirs
+    return edge_crossings(v, f), status
+
+
+#: Edges cast per round by :func:`edge_crossings`: bounds the memory of its rays (~30 MB a round).
+EDGE_CHUNK = 1 << 18
+
+
+def edge_crossings(v: np.ndarray, f: np.ndarray, caster=None) -> int:
+    """Edges of the mesh that pierce a face not incident to them.
 
     An edge (a, b) of the mesh is cast as a ray of its own length with the embree engine, the
     faces incident to a or b excluded; a hit is confirmed in float64 (Moller-Trumbore) before it
     counts. Two triangles that cross (not coplanar) always have an edge of one through the other.
+    ``caster`` is an :class:`pmd_envelope.rays.EmbreeCaster` already built on this mesh (the ray
+    thickness's): its index is reused with the least re-cast step; without one, one is built.
+    The edges are cast :data:`EDGE_CHUNK` at a time (each ray's answer does not depend on the
+    others, so the count is the same), which keeps their arrays small beside the measurement
+    running in the same process.
     """
     import numpy as np
 
     from pmd_envelope.rays import EmbreeCaster, moller_trumbore
-
-    status = _manifold_status(v, f)
 
     # unique undirected edges by one int64 key each: a 1-D sort and a mask (0.2 s at 3M
     # half-edges), where np.unique(axis=0) on (3m, 2) rows sorts lexicographically (4 s) and
@@ -79,34 +99,39 @@ def self_intersections_here(v: np.ndarray, f: np.ndarray) -> tuple[int, str]:
     key = np.minimum(a, b).astype(np.int64)  # in place from here: 24 MB per temporary at 1M faces
     key *= n
     key += np.maximum(a, b)
+    del a, b
     key.sort()
     key = key[np.r_[True, key[1:] != key[:-1]]] if len(key) else key
     e0, e1 = np.divmod(key, n)  # each edge's vertices, as two contiguous columns
-    va = v[e0]
-    d = v[e1] - va
-    # the length as np.linalg.norm(axis=1) sums it, bit for bit, without its (k, 3) temporaries
-    sq = d * d
-    length = np.sqrt(sq[:, 0] + sq[:, 1] + sq[:, 2])
-    del sq
-    ok = length > 0
-    if not ok.all():  # zero-length edges (a face listing a vertex twice) are not rays
-        e0, e1, va, d, length = e0[ok], e1[ok], va[ok], d[ok], length[ok]
-    d /= length[:, None]
+    del key
+    caster = EmbreeCaster(v, f, recast_step=0.0) if caster is None else caster.with_step(0.0)
+    confirmed = 0
+    for start in range(0, len(e0), EDGE_CHUNK):
+        p, q = e0[start:start + EDGE_CHUNK], e1[start:start + EDGE_CHUNK]
+        va = v[p]
+        d = v[q] - va
+        # the length as np.linalg.norm(axis=1) sums it, bit for bit, without its (k, 3) temporaries
+        sq = d * d
+        length = np.sqrt(sq[:, 0] + sq[:, 1] + sq[:, 2])
+        del sq
+        ok = length > 0
+        if not ok.all():  # zero-length edges (a face listing a vertex twice) are not rays
+            p, q, va, d, length = p[ok], q[ok], va[ok], d[ok], length[ok]
+        d /= length[:, None]
 
-    def incident(ray, face):
-        ff = f[face]
-        return (ff == e0[ray, None]).any(axis=1) | (ff == e1[ray, None]).any(axis=1)
+        def incident(ray, face, p=p, q=q):
+            ff = f[face]
+            return (ff == p[ray, None]).any(axis=1) | (ff == q[ray, None]).any(axis=1)
 
-    caster = EmbreeCaster(v, f, recast_step=0.0)
-    t, hit = caster.first_hit(va, d, incident, t_max=length)
-    cand = np.flatnonzero((hit >= 0) & (t < length))
-    tri = v[f[hit[cand]]]
-    t64 = moller_trumbore(va[cand], d[cand], tri[:, 0], tri[:, 1], tri[:, 2])
-    confirmed = int(((t64 > 0) & (t64 < length[cand])).sum())
-    return confirmed, status
+        t, hit = caster.first_hit(va, d, incident, t_max=length)
+        cand = np.flatnonzero((hit >= 0) & (t < length))
+        tri = v[f[hit[cand]]]
+        t64 = moller_trumbore(va[cand], d[cand], tri[:, 0], tri[:, 1], tri[:, 2])
+        confirmed += int(((t64 > 0) & (t64 < length[cand])).sum())
+    return confirmed
 
 
-def _manifold_status(v: np.ndarray, f: np.ndarray) -> str:
+def manifold_status(v: np.ndarray, f: np.ndarray) -> str:
     """manifold3d's status of the mesh (``NoError``, ``NotManifold``, ...), or why it raised.
 
     A function of its own so manifold3d's copy of the mesh (its half-edges, sorted geometry and

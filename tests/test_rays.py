@@ -85,3 +85,22 @@ def test_scene_handle_checks_the_layout(monkeypatch):
     # a field that does not follow the handle where expected: not read as a scene
     monkeypatch.setattr(rays.ctypes, "sizeof", lambda t: 16)
     assert rays._scene_handle(scene) is None
+
+
+def test_with_step_gives_the_hits_of_a_caster_built_with_that_step(plate):
+    # the self-intersection edge rays reuse the ray thickness's index with the least step
+    v, f = plate.vertices, plate.faces
+    a, b = f.reshape(-1), f[:, [1, 2, 0]].reshape(-1)
+    start, d = v[a], v[b] - v[a]
+    length = np.linalg.norm(d, axis=1)
+    d /= length[:, None]
+
+    def incident(ray, face):
+        return (f[face] == a[ray, None]).any(axis=1) | (f[face] == b[ray, None]).any(axis=1)
+
+    shared = EmbreeCaster(v, f, recast_step=1e-4).with_step(0.0)
+    own = EmbreeCaster(v, f, recast_step=0.0)
+    assert shared.recast_step == own.recast_step < 1e-4
+    t1, h1 = shared.first_hit(start, d, incident, t_max=length)
+    t2, h2 = own.first_hit(start, d, incident, t_max=length)
+    assert np.array_equal(h1, h2) and np.array_equal(t1, t2) and (h1 >= 0).any()

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -118,9 +119,10 @@ def test_validate_with_a_failed_worker_is_never_conforming(monkeypatch):
     import pmd_envelope.measure.core as core
     from pmd_envelope.pipeline import validate
 
-    class Broken(SelfIntersectionCheck):
-        def __init__(self, v, f, timeout=300.0):
-            super().__init__(v, np.asarray(f) + 10**7, timeout)
+    class Broken(SelfIntersectionCheck):  # its worker (manifold3d's status) dies
+        def __init__(self, v, f, timeout=300.0, **kw):
+            super().__init__(v, f, timeout, **kw)
+            os.kill(self.pid, signal.SIGKILL)
 
     monkeypatch.setattr(core, "SelfIntersectionCheck", Broken)
     v = validate(SAMPLES / "cranial-001")
@@ -128,8 +130,64 @@ def test_validate_with_a_failed_worker_is_never_conforming(monkeypatch):
     gate = [r for r in v.record["reasons"] if r["item"] == "mesh_integrity"]
     assert len(gate) == 1 and gate[0]["decision"] == "indeterminate"
     assert gate[0]["detail"].startswith("integrity gate indeterminate: self-intersection check: not evaluated: "
-                                        "the worker failed (exit 1)")
+                                        "the worker ended by signal 9")
     assert v.record["mesh_integrity"]["gate"] == "indeterminate"
+    assert v.record["mesh_integrity"]["self_intersections"] is None
+
+
+def test_validate_with_failed_edge_rays_is_never_conforming(monkeypatch):
+    import pmd_envelope.measure.core as core
+    from pmd_envelope.pipeline import validate
+
+    def broken(v, f, caster=None):
+        raise MemoryError("no room for the edge rays")
+
+    monkeypatch.setattr(core, "edge_crossings", broken)
+    v = validate(SAMPLES / "cranial-001")
+    assert v.verdict == "nonconforming" and v.record["mesh_integrity"]["gate"] == "indeterminate"
+    assert v.record["mesh_integrity"]["self_intersection_method"] == \
+        "not evaluated: the edge rays failed: MemoryError: no room for the edge rays"
+
+
+def test_measure_casts_the_edges_on_its_own_index_and_the_worker_gives_the_status(cap):
+    from pmd_envelope.integrity import SELF_CHECK_METHOD_HERE
+    from pmd_envelope.measure.core import measure_mesh
+    from pmd_envelope.mesh_io import mesh_from_arrays
+    from pmd_envelope.settings import DEFAULT_SETTINGS
+
+    v = np.vstack([cap.vertices, [[0.0, 0.0, -200.0], [0.0, 0.0, 200.0], [1.0, 0.0, 200.0]]])
+    n = len(cap.vertices)
+    pierced = np.vstack([cap.faces, [[n, n + 1, n + 2]]])
+    alone = SelfIntersectionCheck(v, pierced).result()  # one worker casting the edges itself
+    report = measure_mesh(mesh_from_arrays(v, pierced), DEFAULT_SETTINGS).integrity
+    assert alone[0] > 0 and (report.self_intersections, report.manifold3d_status) == (alone[0], alone[2])
+    assert report.self_intersection_method == SELF_CHECK_METHOD_HERE
+
+
+def test_manifold_only_worker_and_the_joined_result(cap):
+    from pmd_envelope.integrity import SELF_CHECK_METHOD_HERE, joined_self_check
+
+    worker = SelfIntersectionCheck(cap.vertices, cap.faces, edges=False).result()
+    assert worker[0] is None and worker[2] == "NoError"
+    assert joined_self_check(3, worker) == (3, SELF_CHECK_METHOD_HERE, "NoError")
+    assert joined_self_check(ValueError("x"), worker) == (None, "not evaluated: the edge rays failed: ValueError: x",
+                                                          "NoError")
+    failed = (None, "not evaluated: the worker ended by signal 9", "not evaluated")
+    assert joined_self_check(3, failed) == failed
+
+
+def test_edge_crossings_do_not_depend_on_the_index_or_the_chunk(cap, monkeypatch):
+    from pmd_envelope import selfcheck_worker
+    from pmd_envelope.rays import EmbreeCaster
+
+    v = np.vstack([cap.vertices, [[0.0, 0.0, -200.0], [0.0, 0.0, 200.0], [1.0, 0.0, 200.0]]])
+    n = len(cap.vertices)
+    pierced = np.vstack([cap.faces, [[n, n + 1, n + 2]]])
+    own = selfcheck_worker.edge_crossings(v, pierced)
+    shared = selfcheck_worker.edge_crossings(v, pierced, EmbreeCaster(v, pierced, 1e-4))
+    monkeypatch.setattr(selfcheck_worker, "EDGE_CHUNK", 7)
+    chunked = selfcheck_worker.edge_crossings(v, pierced)
+    assert own > 0 and own == shared == chunked
 
 
 @pytest.fixture

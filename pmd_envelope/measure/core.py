@@ -12,14 +12,16 @@ from threadpoolctl import threadpool_limits
 from pmd_envelope.envelope import Envelope
 from pmd_envelope.families import FamilyContext, family_methods, run_measurers
 from pmd_envelope.geometry import MeshData, mesh_face_geometry
-from pmd_envelope.integrity import (IntegrityReport, SelfIntersectionCheck, check_integrity, with_self_check,
-                                    with_unit_check)
+from pmd_envelope.integrity import (IntegrityReport, SelfIntersectionCheck, check_integrity, joined_self_check,
+                                    with_self_check, with_unit_check)
 from pmd_envelope.measure.extents import measure_box, measure_size_and_curvature
 from pmd_envelope.measure.fit import measure_fit
 from pmd_envelope.measure.holes import Hole, find_through_holes, hole_measurements
 from pmd_envelope.measure.overhang import measure_overhang
 from pmd_envelope.measure.records import Measurement
 from pmd_envelope.measure.thickness import ThicknessField, ray_thickness, sphere_thickness
+from pmd_envelope.rays import EmbreeCaster
+from pmd_envelope.selfcheck_worker import edge_crossings
 from pmd_envelope.settings import Settings
 
 __all__ = ["MeshMeasurements", "measure_design", "measure_mesh", "THICKNESS_METHODS"]
@@ -73,31 +75,36 @@ def measure_mesh(mesh: MeshData, settings: Settings, *, expected_bodies: int | N
     """
     if thickness_method not in THICKNESS_METHODS:
         raise ValueError(f"unknown thickness method '{thickness_method}'")
-    mesh_face_geometry(mesh)  # cached once here, before two threads read it
-    # The self-intersection check runs in a worker process on the other core while the rest is
-    # measured here; its result joins the integrity report at the end. The gate runs first, with
-    # no thread beside it: its many numpy calls wait for the GIL whenever a thread holds it (its
-    # corner fans 0.13 s -> 1.2-1.9 s at 1M faces, measured). Then, on a closed mesh only, the
-    # embree ray thickness starts in a thread beside the oriented box (and with it the gate's
-    # unit check, which needs the span), the volume, area and curvature, the overhang, the holes
-    # and the family measures: its index build (rays.embree_scene) and its casts release the GIL.
-    # Started after the gate, not before it (measured at 1M faces): the peak memory of a 2M-face
-    # `measure` is lower (the gate's arrays are freed before the thickness allocates its own:
-    # 2037 MB -> 1661 MB when measured), and a mesh the gate finds open does not pay for a
-    # thickness it drops. Started before the box and the curvature since the index build no
-    # longer holds the GIL (embreex's own copy held it 0.47 s): they take longer beside it
-    # (curvature 0.66-0.85 s instead of ~0.5 s) but the thickness starts ~1 s earlier, and the box
-    # pays for importing trimesh there, not before the gate. The float64 engine runs after the
-    # holes, as before.
+    mesh_face_geometry(mesh)  # cached once here, before the threads read it
+    # Three things run beside the main thread's gate and measurements:
+    # - manifold3d's status, in a worker process (SelfIntersectionCheck with edges=False: a crash
+    #   there cannot end the run);
+    # - in a pool thread, from the start, the embree index and on it the self-intersection
+    #   check's edge rays (selfcheck_worker.edge_crossings). Neither needs the gate, and both
+    #   release the GIL for most of their time (the index is committed and the rays are cast with
+    #   it released), so they use the core the gate leaves idle. The index is the ray thickness's
+    #   too: one build instead of one here and one in the worker, where the edge rays ran before
+    #   (1M faces, alternating runs: ~4.2 s -> ~3.9 s, the same counts; the worker used 2.4 s of CPU,
+    #   now ~1.1 s);
+    # - on a closed mesh only, the ray thickness, in the other pool thread once the gate has run.
+    #   Started after the gate, not before it (measured at 1M faces): the peak memory of a
+    #   2M-face `measure` is lower (2037 MB -> 1661 MB when measured), and a mesh the gate finds
+    #   open does not pay for a thickness it drops.
+    # The gate's unit check needs the span, so it is added once the oriented box is measured
+    # (with_unit_check). The float64 engine runs after the holes, as before.
     # BLAS runs on one thread here: its calls are small (3-column products, small fits), and
     # OpenBLAS's extra threads spin after each call, taking the core the worker and the ray
     # thread need (1M faces, measured: 1.1 s less CPU, 6.6-7.1 s -> 6.1-6.5 s; the same JSON).
-    with threadpool_limits(limits=1, user_api="blas"), SelfIntersectionCheck(mesh.vertices, mesh.faces) as pending, \
-            ThreadPoolExecutor(max_workers=1) as pool:
+    with threadpool_limits(limits=1, user_api="blas"), \
+            SelfIntersectionCheck(mesh.vertices, mesh.faces, edges=False) as pending, \
+            ThreadPoolExecutor(max_workers=2) as pool:
+        index = pool.submit(EmbreeCaster, mesh.vertices, mesh.faces, settings.ray_offset_mm)
+        edges = pool.submit(lambda: edge_crossings(mesh.vertices, mesh.faces, index.result()))
         integrity = check_integrity(mesh, expected_bodies=expected_bodies, self_check_timeout=None)
         closed = integrity.boundary_edges == 0 and integrity.nonmanifold_edges == 0 and integrity.winding_consistent \
             and integrity.signed_volume > 0
-        early = pool.submit(ray_thickness, mesh, settings) if closed and settings.ray_engine == "embree" else None
+        early = (pool.submit(lambda: ray_thickness(mesh, settings, caster=index.result()))
+                 if closed and settings.ray_engine == "embree" else None)
         box = measure_box(mesh)
         # without an envelope the unit check still runs, on the default window for
         # patient-matched devices (its basis is in Settings), and says which window it used
@@ -124,7 +131,11 @@ def measure_mesh(mesh: MeshData, settings: Settings, *, expected_bodies: int | N
             if thickness_method == "max_sphere":
                 thickness = sphere_thickness(mesh, settings, thickness)
         measurements = ((thickness.measurement,) if thickness else ()) + extents + later
-        integrity = with_self_check(integrity, pending.result())
+        try:
+            crossings = edges.result()
+        except Exception as exc:  # the check did not run: not evaluated, with the reason
+            crossings = exc
+        integrity = with_self_check(integrity, joined_self_check(crossings, pending.result()))
     return MeshMeasurements(integrity=integrity, measurements=measurements, thickness=thickness,
                             holes=tuple(holes))
 

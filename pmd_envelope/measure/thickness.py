@@ -169,7 +169,7 @@ def cast_face_rays(mesh: MeshData, settings: Settings, engine: str | None = None
     return caster.first_hit(centroids[ids], inward[ids], incident, t_max=t_max)
 
 
-def ray_thickness(mesh: MeshData, settings: Settings, engine: str | None = None) -> ThicknessField:
+def ray_thickness(mesh: MeshData, settings: Settings, engine: str | None = None, caster=None) -> ThicknessField:
     """Measure wall thickness by inward rays, one per face and one per vertex.
 
     Parameters
@@ -181,6 +181,9 @@ def ray_thickness(mesh: MeshData, settings: Settings, engine: str | None = None)
         ``opposing_angle_deg`` and ``thickness_percentiles`` are used.
     engine : {"embree", "exact"}, optional
         Overrides ``settings.ray_engine``.
+    caster : EmbreeCaster or ExactCaster, optional
+        The engine's index already built on this mesh (with ``settings.ray_offset_mm`` as its
+        re-cast step for embree); built here when omitted.
 
     Returns
     -------
@@ -215,8 +218,9 @@ def ray_thickness(mesh: MeshData, settings: Settings, engine: str | None = None)
     normals = -inward
 
     # one index for the face and the vertex rays
-    caster = (EmbreeCaster(mesh.vertices, f, settings.ray_offset_mm) if engine == "embree"
-              else ExactCaster(mesh.vertices, f))
+    if caster is None:
+        caster = (EmbreeCaster(mesh.vertices, f, settings.ray_offset_mm) if engine == "embree"
+                  else ExactCaster(mesh.vertices, f))
     with ThreadPoolExecutor(max_workers=1) as pool:
         # with embree the vertex rays run in a second thread while the face rays and their float64
         # re-check run here: embreex releases the GIL, so two threads cast ~5 M rays/s against
