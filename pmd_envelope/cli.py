@@ -540,12 +540,10 @@ def _prestart_self_check() -> None:
 
 def _cmd_measure(args) -> int:
     _prestart_self_check()
-    from pmd_envelope.envelope import load_envelope
+    # only what reading needs is imported before the mesh is read: the measurement's work that
+    # needs no gate then starts on it (pmd_envelope.measure.early) while the rest is imported
     from pmd_envelope.errors import InputFileError
-    from pmd_envelope.measure.core import measure_design
     from pmd_envelope.mesh_io import load_mesh
-    from pmd_envelope.repair import repair_mesh
-    from pmd_envelope.resolution import round_reals
     from pmd_envelope.settings import Settings
 
     try:
@@ -553,15 +551,28 @@ def _cmd_measure(args) -> int:
         settings = Settings(ray_engine=args.ray_engine, build_direction=direction)
     except ValueError as exc:
         raise InputFileError(None, f"--build-direction '{args.build_direction}': {exc}; use X,Y,Z") from None
-    env = load_envelope(args.envelope) if args.envelope else None
+    env = None
+    if args.envelope:
+        from pmd_envelope.envelope import load_envelope
+
+        env = load_envelope(args.envelope)
     mesh = load_mesh(args.mesh, args.units, weld_relative_tolerance=settings.weld_relative_tolerance)
     file_sha = mesh.sha256
     repair = None
     if args.repair:
+        from pmd_envelope.repair import repair_mesh
+
         mesh, repair = repair_mesh(mesh)
     anatomy = (load_mesh(args.anatomy, args.anatomy_units or args.units,
                          weld_relative_tolerance=settings.weld_relative_tolerance) if args.anatomy else None)
-    mm = measure_design(mesh, settings, env, anatomy=anatomy, thickness_method=args.thickness_method)
+    from pmd_envelope.measure.early import start_measurement
+
+    with start_measurement(mesh, settings) as started:
+        from pmd_envelope.measure.core import measure_design
+        from pmd_envelope.resolution import round_reals
+
+        mm = measure_design(mesh, settings, env, anatomy=anatomy, thickness_method=args.thickness_method,
+                            started=started)
     out = {"mesh": {"path": str(args.mesh), "sha256": file_sha, "units": mesh.units},
            "integrity": mm.integrity.as_dict(), "measurements": [m.as_dict() for m in mm.measurements],
            "settings": settings.as_dict()}

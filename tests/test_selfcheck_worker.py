@@ -116,7 +116,7 @@ def test_skipped_check_leaves_the_gate_indeterminate(cap):
 
 
 def test_validate_with_a_failed_worker_is_never_conforming(monkeypatch):
-    import pmd_envelope.measure.core as core
+    import pmd_envelope.measure.early as early
     from pmd_envelope.pipeline import validate
 
     class Broken(SelfIntersectionCheck):  # its worker (manifold3d's status) dies
@@ -124,7 +124,7 @@ def test_validate_with_a_failed_worker_is_never_conforming(monkeypatch):
             super().__init__(v, f, timeout, **kw)
             os.kill(self.pid, signal.SIGKILL)
 
-    monkeypatch.setattr(core, "SelfIntersectionCheck", Broken)
+    monkeypatch.setattr(early, "SelfIntersectionCheck", Broken)
     v = validate(SAMPLES / "cranial-001")
     assert v.verdict == "nonconforming"
     gate = [r for r in v.record["reasons"] if r["item"] == "mesh_integrity"]
@@ -136,13 +136,13 @@ def test_validate_with_a_failed_worker_is_never_conforming(monkeypatch):
 
 
 def test_validate_with_failed_edge_rays_is_never_conforming(monkeypatch):
-    import pmd_envelope.measure.core as core
+    import pmd_envelope.measure.early as early
     from pmd_envelope.pipeline import validate
 
     def broken(v, f, caster=None):
         raise MemoryError("no room for the edge rays")
 
-    monkeypatch.setattr(core, "edge_crossings", broken)
+    monkeypatch.setattr(early, "edge_crossings", broken)
     v = validate(SAMPLES / "cranial-001")
     assert v.verdict == "nonconforming" and v.record["mesh_integrity"]["gate"] == "indeterminate"
     assert v.record["mesh_integrity"]["self_intersection_method"] == \

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from types import MappingProxyType
 
@@ -12,16 +11,14 @@ from threadpoolctl import threadpool_limits
 from pmd_envelope.envelope import Envelope
 from pmd_envelope.families import FamilyContext, family_methods, run_measurers
 from pmd_envelope.geometry import MeshData, mesh_face_geometry
-from pmd_envelope.integrity import (IntegrityReport, SelfIntersectionCheck, check_integrity, joined_self_check,
-                                    with_self_check, with_unit_check)
+from pmd_envelope.integrity import IntegrityReport, check_integrity, with_self_check, with_unit_check
+from pmd_envelope.measure.early import StartedMeasurement, start_measurement
 from pmd_envelope.measure.extents import measure_box, measure_size_and_curvature
 from pmd_envelope.measure.fit import measure_fit
 from pmd_envelope.measure.holes import Hole, find_through_holes, hole_measurements
 from pmd_envelope.measure.overhang import measure_overhang
 from pmd_envelope.measure.records import Measurement
 from pmd_envelope.measure.thickness import ThicknessField, ray_thickness, sphere_thickness
-from pmd_envelope.rays import EmbreeCaster
-from pmd_envelope.selfcheck_worker import edge_crossings
 from pmd_envelope.settings import Settings
 
 __all__ = ["MeshMeasurements", "measure_design", "measure_mesh", "THICKNESS_METHODS"]
@@ -50,7 +47,8 @@ class MeshMeasurements:
 def measure_mesh(mesh: MeshData, settings: Settings, *, expected_bodies: int | None = None,
                  plausible_size: tuple[float, float] | None = None, thickness_method: str = "ray",
                  anatomy: MeshData | None = None, gap_limit: float | None = None,
-                 family_parameters: tuple[str, ...] = (), plan: Mapping[str, object] | None = None) -> MeshMeasurements:
+                 family_parameters: tuple[str, ...] = (), plan: Mapping[str, object] | None = None,
+                 started: StartedMeasurement | None = None) -> MeshMeasurements:
     """Gate and measure a mesh.
 
     The gate runs first; its unit-plausibility check is completed once the oriented box gives the
@@ -72,20 +70,31 @@ def measure_mesh(mesh: MeshData, settings: Settings, *, expected_bodies: int | N
         Device-family parameters to measure (:mod:`pmd_envelope.families`), on a closed mesh only.
     plan : Mapping, optional
         The case's ``[plan]`` table, for family measurers that compare the design with the plan.
+    started : StartedMeasurement, optional
+        The work needing no gate, already started on this very mesh with these settings
+        (:func:`pmd_envelope.measure.early.start_measurement`); started here when omitted. The
+        caller closes it (it is a context manager).
     """
     if thickness_method not in THICKNESS_METHODS:
         raise ValueError(f"unknown thickness method '{thickness_method}'")
-    mesh_face_geometry(mesh)  # cached once here, before the threads read it
-    # Three things run beside the main thread's gate and measurements:
+    if started is None:
+        with start_measurement(mesh, settings) as own:
+            return measure_mesh(mesh, settings, expected_bodies=expected_bodies, plausible_size=plausible_size,
+                                thickness_method=thickness_method, anatomy=anatomy, gap_limit=gap_limit,
+                                family_parameters=family_parameters, plan=plan, started=own)
+    if started.mesh is not mesh or started.ray_offset_mm != settings.ray_offset_mm:
+        raise ValueError("the started measurement is of another mesh or ray offset")
+    mesh_face_geometry(mesh)  # cached once here, before the ray thickness's threads read it
+    # Beside the main thread's gate and measurements run (pmd_envelope.measure.early):
     # - manifold3d's status, in a worker process (SelfIntersectionCheck with edges=False: a crash
     #   there cannot end the run);
-    # - in a pool thread, from the start, the embree index and on it the self-intersection
-    #   check's edge rays (selfcheck_worker.edge_crossings). Neither needs the gate, and both
-    #   release the GIL for most of their time (the index is committed and the rays are cast with
-    #   it released), so they use the core the gate leaves idle. The index is the ray thickness's
-    #   too: one build instead of one here and one in the worker, where the edge rays ran before
-    #   (1M faces, alternating runs: ~4.2 s -> ~3.9 s, the same counts; the worker used 2.4 s of CPU,
-    #   now ~1.1 s);
+    # - in a pool thread, the embree index and on it the self-intersection check's edge rays
+    #   (selfcheck_worker.edge_crossings). Neither needs the gate, and both release the GIL for
+    #   most of their time (the index is committed and the rays are cast with it released), so
+    #   they use the core the gate leaves idle. The index is the ray thickness's too: one build
+    #   instead of one here and one in the worker, where the edge rays ran before (1M faces,
+    #   alternating runs: ~4.2 s -> ~3.9 s, the same counts; the worker used 2.4 s of CPU, now
+    #   ~1.1 s);
     # - on a closed mesh only, the ray thickness, in the other pool thread once the gate has run.
     #   Started after the gate, not before it (measured at 1M faces): the peak memory of a
     #   2M-face `measure` is lower (2037 MB -> 1661 MB when measured), and a mesh the gate finds
@@ -95,15 +104,12 @@ def measure_mesh(mesh: MeshData, settings: Settings, *, expected_bodies: int | N
     # BLAS runs on one thread here: its calls are small (3-column products, small fits), and
     # OpenBLAS's extra threads spin after each call, taking the core the worker and the ray
     # thread need (1M faces, measured: 1.1 s less CPU, 6.6-7.1 s -> 6.1-6.5 s; the same JSON).
-    with threadpool_limits(limits=1, user_api="blas"), \
-            SelfIntersectionCheck(mesh.vertices, mesh.faces, edges=False) as pending, \
-            ThreadPoolExecutor(max_workers=2) as pool:
-        index = pool.submit(EmbreeCaster, mesh.vertices, mesh.faces, settings.ray_offset_mm)
-        edges = pool.submit(lambda: edge_crossings(mesh.vertices, mesh.faces, index.result()))
+    with threadpool_limits(limits=1, user_api="blas"):
+        index = started.index
         integrity = check_integrity(mesh, expected_bodies=expected_bodies, self_check_timeout=None)
         closed = integrity.boundary_edges == 0 and integrity.nonmanifold_edges == 0 and integrity.winding_consistent \
             and integrity.signed_volume > 0
-        early = (pool.submit(lambda: ray_thickness(mesh, settings, caster=index.result()))
+        early = (started.pool.submit(lambda: ray_thickness(mesh, settings, caster=index.result()))
                  if closed and settings.ray_engine == "embree" else None)
         box = measure_box(mesh)
         # without an envelope the unit check still runs, on the default window for
@@ -131,18 +137,15 @@ def measure_mesh(mesh: MeshData, settings: Settings, *, expected_bodies: int | N
             if thickness_method == "max_sphere":
                 thickness = sphere_thickness(mesh, settings, thickness)
         measurements = ((thickness.measurement,) if thickness else ()) + extents + later
-        try:
-            crossings = edges.result()
-        except Exception as exc:  # the check did not run: not evaluated, with the reason
-            crossings = exc
-        integrity = with_self_check(integrity, joined_self_check(crossings, pending.result()))
+        integrity = with_self_check(integrity, started.self_check())
     return MeshMeasurements(integrity=integrity, measurements=measurements, thickness=thickness,
                             holes=tuple(holes))
 
 
 def measure_design(mesh: MeshData, settings: Settings, envelope: Envelope | None = None, *,
                    anatomy: MeshData | None = None, thickness_method: str | None = None,
-                   plan: Mapping[str, object] | None = None) -> MeshMeasurements:
+                   plan: Mapping[str, object] | None = None,
+                   started: StartedMeasurement | None = None) -> MeshMeasurements:
     """Gate and measure a design mesh with the choices its envelope makes.
 
     The envelope gives the expected body count, the plausible size, the ``wall_thickness``
@@ -160,6 +163,8 @@ def measure_design(mesh: MeshData, settings: Settings, envelope: Envelope | None
         Overrides the envelope's method for ``wall_thickness``.
     plan : Mapping, optional
         The case's ``[plan]`` table (device-family measurers that compare the design with it).
+    started : StartedMeasurement, optional
+        As in :func:`measure_mesh`.
     """
     params = {p.name: p for p in envelope.parameters} if envelope is not None else {}
     wall, gap = params.get("wall_thickness"), params.get("anatomy_gap")
@@ -168,4 +173,4 @@ def measure_design(mesh: MeshData, settings: Settings, envelope: Envelope | None
     return measure_mesh(mesh, settings, expected_bodies=envelope.expected_bodies if envelope is not None else None,
                         plausible_size=envelope.plausible_size if envelope is not None else None,
                         thickness_method=method, anatomy=anatomy, gap_limit=gap.max if gap is not None else None,
-                        family_parameters=tuple(p for p in params if p in family), plan=plan)
+                        family_parameters=tuple(p for p in params if p in family), plan=plan, started=started)
