@@ -241,18 +241,23 @@ class SelfIntersectionCheck:
 
     With ``edges=False`` the worker gives manifold3d's status only and :meth:`result`'s count is
     None: the caller casts the edges (:func:`pmd_envelope.selfcheck_worker.edge_crossings`) and
-    joins the two (:func:`joined_self_check`).
+    joins the two (:func:`joined_self_check`). With ``box=True`` the worker also measures the
+    vertices' oriented box first (:func:`pmd_envelope.selfcheck_worker.box_extents`), which
+    :meth:`box_extents` returns.
 
     Use as a context manager, or call :meth:`result` once.
     """
 
-    def __init__(self, v: np.ndarray, f: np.ndarray, timeout: float = 300.0, *, edges: bool = True):
+    def __init__(self, v: np.ndarray, f: np.ndarray, timeout: float = 300.0, *, edges: bool = True,
+                 box: bool = False):
         self.timeout = timeout
         self.edges = bool(edges)
         self._started = time.monotonic()
         self._here = (v, f) if _IN_THIS_PROCESS else None
         self._proc = None
         self._failed: str | None = "not evaluated: the check's result was already taken"
+        self._box: threading.Thread | None = None
+        self._box_answer: list = []  # the box line's extents (or None), then any stdout read past that line
         if self._here is not None:
             return
         try:
@@ -264,8 +269,26 @@ class SelfIntersectionCheck:
         # the arrays go through the pipe, not a file: a full disk must not stop the check; a
         # thread feeds it so the caller goes on measuring meanwhile
         pipe, self._proc.stdin = self._proc.stdin, None  # the feeder owns it; communicate() leaves it alone
-        self._feeder = threading.Thread(target=_feed, args=(pipe, v, f, self.edges), daemon=True)
+        self._feeder = threading.Thread(target=_feed, args=(pipe, v, f, self.edges, box), daemon=True)
         self._feeder.start()
+        if box:
+            self._box = threading.Thread(target=_read_box_line, args=(self._proc.stdout.fileno(), self._box_answer),
+                                         daemon=True)
+            self._box.start()
+
+    def box_extents(self) -> tuple[float, float, float] | None:
+        """The worker's oriented-box extents [mm] (``box=True``), waiting for them; None when it
+        was not asked, runs in this process, failed, or gave none: the caller then measures the
+        box itself. A worker that outlives ``timeout`` meanwhile is killed (:meth:`result` then
+        says so)."""
+        if self._box is None:
+            return None
+        self._box.join(max(0.0, self.timeout - (time.monotonic() - self._started)))
+        if self._box.is_alive():
+            self.close()  # the read then ends with the pipe
+            self._box.join()
+        extents = self._box_answer[0] if self._box_answer else None
+        return tuple(float(x) for x in extents) if isinstance(extents, list) and len(extents) == 3 else None
 
     @property
     def pid(self) -> int | None:
@@ -297,9 +320,12 @@ class SelfIntersectionCheck:
         if self._proc is None:
             return None, self._failed, "not evaluated"
         try:
+            if self._box is not None:  # its line is read first, from the same pipe
+                self.box_extents()
             remaining = max(0.0, self.timeout - (time.monotonic() - self._started))
             try:
                 out, err = self._proc.communicate(timeout=remaining)
+                out = (self._box_answer[1] if len(self._box_answer) > 1 else b"") + out
             except subprocess.TimeoutExpired:
                 self.close()
                 return None, f"not evaluated: the worker did not finish within {self.timeout:g} s and was killed", \
@@ -337,18 +363,44 @@ class SelfIntersectionCheck:
         self.close()
 
 
-def _feed(pipe, v: np.ndarray, f: np.ndarray, edges: bool = True) -> None:
-    """Write the worker's input: one JSON line with the shapes (and whether to cast the edges),
-    then the float64 and int64 bytes."""
+def _feed(pipe, v: np.ndarray, f: np.ndarray, edges: bool = True, box: bool = False) -> None:
+    """Write the worker's input: one JSON line with the shapes (and whether to cast the edges
+    and measure the box), then the float64 and int64 bytes."""
     v = np.ascontiguousarray(v, dtype="<f8")
     f = np.ascontiguousarray(f, dtype="<i8")
     try:
-        pipe.write(json.dumps({"v": list(v.shape), "f": list(f.shape), "edges": bool(edges)}).encode() + b"\n")
+        pipe.write(json.dumps({"v": list(v.shape), "f": list(f.shape), "edges": bool(edges),
+                               "box": bool(box)}).encode() + b"\n")
         pipe.write(memoryview(v).cast("B"))
         pipe.write(memoryview(f).cast("B"))
         pipe.close()
     except (BrokenPipeError, OSError, ValueError):  # the worker died or was killed: result() says so
         pass
+
+
+def _read_box_line(fd: int, answer: list) -> None:
+    """Read the worker's first stdout line, the box, from the raw descriptor: ``answer`` gets its
+    extents (None if the line is missing or unreadable) and the bytes read past it.
+
+    ``os.read`` on the descriptor, not the pipe's buffered reader: ``communicate`` reads the
+    descriptor too, so nothing may sit in a buffer between them; the bytes past the line are
+    handed to :meth:`SelfIntersectionCheck.result`.
+    """
+    data = b""
+    try:
+        while b"\n" not in data:
+            chunk = os.read(fd, 65536)
+            if not chunk:
+                break
+            data += chunk
+    except OSError:
+        pass
+    line, _, rest = data.partition(b"\n")
+    try:
+        extents = json.loads(line)["box"] if line else None
+    except (ValueError, KeyError, TypeError):
+        extents = None
+    answer[:] = [extents, rest]
 
 
 def self_intersections(v: np.ndarray, f: np.ndarray, timeout: float = 300.0) -> tuple[int | None, str, str]:

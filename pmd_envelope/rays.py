@@ -212,14 +212,17 @@ class EmbreeCaster:
         return other
 
     def first_hit(self, origins: np.ndarray, directions: np.ndarray, incident, max_recasts: int = 4,
-                  t_max: np.ndarray | None = None):
+                  t_max: np.ndarray | None = None, unresolved: list | None = None):
         """First hit of each ray not on a face incident to its origin.
 
         ``incident(ray_ids, face_ids) -> bool array`` says whether a hit face is incident to the
         ray's start point; ``t_max`` [mm] optionally bounds each ray. The first cast starts
         ``recast_step`` along each ray (module notes). Returns ``(t [mm] from the true origin,
-        inf on a miss; face id, -1)``. Safe to call from several threads at once (the scene is
-        committed when the caster is made, and embreex releases the GIL while Embree traverses it).
+        inf on a miss; face id, -1)``. A ray still on incident faces after ``max_recasts``
+        re-casts is reported as a miss; pass a list as ``unresolved`` to have the ids of those
+        rays appended to it (an int array), so the caller can settle them another way. Safe to
+        call from several threads at once (the scene is committed when the caster is made, and
+        embreex releases the GIL while Embree traverses it).
         """
         n = len(origins)
         step = self.recast_step
@@ -258,6 +261,8 @@ class EmbreeCaster:
                 break
         if len(todo):  # still on incident faces after max_recasts: report a miss, not a guess
             t_total[todo] = np.inf
+        if unresolved is not None:
+            unresolved.append(todo if todo is not None else np.zeros(0, dtype=np.int64))
         return t_total, face
 
 

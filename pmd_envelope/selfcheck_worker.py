@@ -10,7 +10,9 @@ same from a script, a notebook, a REPL and the CLI.
 Protocol: on stdin, one JSON line ``{"v": [n, 3], "f": [m, 3]}`` then the vertices (float64) and
 faces (int64), little-endian; on stdout, one line of JSON ``{"count": int, "status": str}``. With
 ``"edges": false`` in the first line the worker gives manifold3d's status only (``"count": null``):
-``measure`` casts the edges itself, on the index its ray thickness builds anyway.
+``measure`` casts the edges itself, on the index its ray thickness builds anyway. With
+``"box": true`` it first writes a line ``{"box": [three extents] or null}``
+(:func:`box_extents`), before the status line.
 Through a pipe, not a file, so a full disk cannot stop the check. Input that ends before the
 JSON line (a worker started ahead whose parent never gave it a mesh) exits 0 with no output.
 Any failure exits non-zero with the error on stderr; the parent then records the check as not evaluated, which makes the
@@ -31,8 +33,8 @@ import sys
 import threading
 from pathlib import Path
 
-__all__ = ["main", "self_intersections_here", "edge_crossings", "manifold_status", "prestart", "start_worker",
-           "EDGE_CHUNK"]
+__all__ = ["main", "self_intersections_here", "edge_crossings", "manifold_status", "box_extents", "prestart",
+           "start_worker", "BOX_AHEAD", "EDGE_CHUNK", "EDGE_RECASTS"]
 
 
 def main() -> int:
@@ -46,6 +48,11 @@ def main() -> int:
     import manifold3d  # noqa: F401
     import numpy  # noqa: F401
 
+    if BOX_AHEAD in sys.argv[1:]:  # it will be asked for the box: its imports (~0.3-0.5 s) while it waits
+        import trimesh  # noqa: F401
+
+        import pmd_envelope.measure.extents  # noqa: F401
+
     stdin = sys.stdin.buffer
     header = stdin.readline()
     if not header:  # started ahead and never given a mesh: its parent ended or closed the pipe
@@ -53,6 +60,9 @@ def main() -> int:
     shapes = json.loads(header)
     v = _read(stdin, "<f8", shapes["v"])
     f = _read(stdin, "<i8", shapes["f"])
+    if shapes.get("box", False):  # first, on a line of its own: the caller waits for it, not for the status
+        sys.stdout.write(json.dumps({"box": box_extents(v)}) + "\n")
+        sys.stdout.flush()
     if shapes.get("edges", True):
         count, status = self_intersections_here(v, f)
     else:  # the caller casts the edges itself (pmd_envelope.measure.core): manifold3d's status only
@@ -60,6 +70,33 @@ def main() -> int:
     sys.stdout.write(json.dumps({"count": None if count is None else int(count), "status": str(status)}) + "\n")
     sys.stdout.flush()
     return 0
+
+
+#: The worker's argument that makes it import what :func:`box_extents` needs before its mesh arrives.
+BOX_AHEAD = "--box-ahead"
+
+
+def box_extents(v: np.ndarray) -> list[float] | None:
+    """Extents [mm] of the vertices' oriented bounding box
+    (:func:`pmd_envelope.measure.extents.oriented_extents`), or None when that raised: the
+    caller then measures the box itself, and meets the error there.
+
+    ``measure`` asks the worker for it (``"box": true``): the box is ~0.3 s of numpy and qhull,
+    and trimesh's import another ~0.3-0.5 s, all holding the GIL in the measuring process beside
+    its ray threads; here it runs in another process, and the imports while the worker waits
+    for its mesh. BLAS on one thread, as in the measuring process, so the box is the same bit
+    for bit (tested).
+    """
+    from threadpoolctl import threadpool_limits
+
+    from pmd_envelope.measure.extents import oriented_extents
+
+    try:
+        with threadpool_limits(limits=1, user_api="blas"):
+            extents, _ = oriented_extents(v)
+    except Exception:  # noqa: BLE001 - the caller measures the box itself and reports the error
+        return None
+    return [float(x) for x in extents]
 
 
 def self_intersections_here(v: np.ndarray, f: np.ndarray) -> tuple[int, str]:
@@ -71,6 +108,14 @@ def self_intersections_here(v: np.ndarray, f: np.ndarray) -> tuple[int, str]:
 
 #: Edges cast per round by :func:`edge_crossings`: bounds the memory of its rays (~30 MB a round).
 EDGE_CHUNK = 1 << 18
+
+#: Re-casts of an edge ray past faces incident to its ends. A ray along an edge lies in the
+#: planes of the two faces that share the edge, and float32 Embree meets them again and again
+#: along it (grazing hits): at 1M faces ~20 % of the edges need a re-cast, and each round keeps
+#: about a fifth of the last; after 4 rounds ~0.3 % were left, which counted as crossing nothing
+#: though nothing had been looked at past their last hit. The rounds cost little (their rays are
+#: few), and the edges still left after them are settled in float64 (:func:`edge_crossings`).
+EDGE_RECASTS = 16
 
 
 def edge_crossings(v: np.ndarray, f: np.ndarray, caster=None) -> int:
@@ -105,6 +150,7 @@ def edge_crossings(v: np.ndarray, f: np.ndarray, caster=None) -> int:
     del key
     caster = EmbreeCaster(v, f, recast_step=0.0) if caster is None else caster.with_step(0.0)
     confirmed = 0
+    left_p, left_q = [], []  # edges Embree left on incident faces after EDGE_RECASTS re-casts
     for start in range(0, len(e0), EDGE_CHUNK):
         p, q = e0[start:start + EDGE_CHUNK], e1[start:start + EDGE_CHUNK]
         va = v[p]
@@ -122,12 +168,45 @@ def edge_crossings(v: np.ndarray, f: np.ndarray, caster=None) -> int:
             ff = f[face]
             return (ff == p[ray, None]).any(axis=1) | (ff == q[ray, None]).any(axis=1)
 
-        t, hit = caster.first_hit(va, d, incident, t_max=length)
+        unresolved: list = []
+        t, hit = caster.first_hit(va, d, incident, max_recasts=EDGE_RECASTS, t_max=length, unresolved=unresolved)
         cand = np.flatnonzero((hit >= 0) & (t < length))
         tri = v[f[hit[cand]]]
         t64 = moller_trumbore(va[cand], d[cand], tri[:, 0], tri[:, 1], tri[:, 2])
         confirmed += int(((t64 > 0) & (t64 < length[cand])).sum())
+        left_p.append(p[unresolved[0]])
+        left_q.append(q[unresolved[0]])
+    p, q = (np.concatenate(left_p), np.concatenate(left_q)) if left_p else (np.zeros(0, np.int64),) * 2
+    if len(p):
+        confirmed += _exact_crossings(v, f, p, q)
     return confirmed
+
+
+def _exact_crossings(v: np.ndarray, f: np.ndarray, p: np.ndarray, q: np.ndarray) -> int:
+    """Edges (p, q) that pierce a face not incident to them, by the float64 engine alone.
+
+    For the few edges Embree could not settle (:data:`EDGE_RECASTS`): the exact engine filters
+    the incident faces by id, so grazing hits on them cannot hide a crossing. Its index holds
+    only the faces near these edges (:class:`pmd_envelope.rays.FaceGrid`, a superset of those
+    their segments can meet).
+    """
+    import numpy as np
+
+    from pmd_envelope.rays import ExactCaster, FaceGrid
+
+    va = v[p]
+    d = v[q] - va
+    length = np.linalg.norm(d, axis=1)
+    d /= length[:, None]  # no zero lengths here: those edges were never cast
+    lo, hi = np.minimum(va, v[q]), np.maximum(va, v[q])
+    near = FaceGrid(v, f, size=float((hi - lo).max())).near(lo, hi)
+
+    def incident(ray, face):
+        ff = f[face]
+        return (ff == p[ray, None]).any(axis=1) | (ff == q[ray, None]).any(axis=1)
+
+    t, hit = ExactCaster(v, f, only=near).first_hit(va, d, incident, t_max=length)
+    return int(((hit >= 0) & (t > 0) & (t < length)).sum())
 
 
 def manifold_status(v: np.ndarray, f: np.ndarray) -> str:
@@ -151,9 +230,11 @@ def manifold_status(v: np.ndarray, f: np.ndarray) -> str:
         return f"error: {type(exc).__name__}: {exc}"
 
 
-def start_worker() -> subprocess.Popen:
+def start_worker(box_ahead: bool = False) -> subprocess.Popen:
     """Start a worker process, its pipes open: the one started by :func:`prestart` if it is
-    still waiting for a mesh, else a new one. Raises OSError when no process can be started."""
+    still waiting for a mesh, else a new one (with ``box_ahead``, importing what
+    :func:`box_extents` needs before its mesh arrives). Raises OSError when no process can be
+    started."""
     global _PRESTARTED
     with _LOCK:  # two checks started at once cannot both take the one started ahead
         proc, _PRESTARTED = _PRESTARTED, None
@@ -166,7 +247,7 @@ def start_worker() -> subprocess.Popen:
     # putting the working folder ahead of it (a folder holding another pmd_envelope, tested)
     root = str(Path(__file__).resolve().parent.parent)
     path = [root] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
-    return subprocess.Popen([sys.executable, "-P", "-m", "pmd_envelope.selfcheck_worker"],
+    return subprocess.Popen([sys.executable, "-P", "-m", "pmd_envelope.selfcheck_worker"] + ([BOX_AHEAD] if box_ahead else []),
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env=dict(os.environ, PYTHONPATH=os.pathsep.join(path)))
 
@@ -174,19 +255,20 @@ def start_worker() -> subprocess.Popen:
 def prestart() -> None:
     """Start the worker of this process's next self-intersection check now.
 
-    The worker's start-up (a Python process importing numpy, manifold3d and embreex: ~0.25 s of
-    CPU) then runs while the caller is still importing and reading the mesh, mostly on one core,
-    instead of beside the measurement (``measure`` of a 1M-face plate, five alternating runs:
-    4.45-4.65 s -> 4.30-4.55 s, the same JSON). This module imports nothing heavy, so the CLI calls this
-    before its own imports. A worker never used is ended when this process exits; started ahead,
-    it waits on its input and exits quietly when the pipe closes.
+    The worker's start-up (a Python process importing numpy and manifold3d, and what
+    :func:`box_extents` needs: ~0.6 s of CPU) then runs while the caller is still importing and
+    reading the mesh, mostly on one core, instead of beside the measurement (``measure`` of a
+    1M-face plate, five alternating runs: 4.45-4.65 s -> 4.30-4.55 s, the same JSON, before the
+    box was asked of it). This module imports nothing heavy, so the CLI calls this before its
+    own imports. A worker never used is ended when this process exits; started ahead, it waits
+    on its input and exits quietly when the pipe closes.
     """
     global _PRESTARTED
     with _LOCK:
         if _PRESTARTED is not None:
             return
     try:
-        proc = start_worker()
+        proc = start_worker(box_ahead=True)
     except OSError:
         return  # the check starts its own worker then, and reports why if that fails too
     with _LOCK:

@@ -91,6 +91,20 @@ def test_measure_json(tmp_path):
     assert out["integrity"]["passed"]
 
 
+def test_measure_in_process_leaves_the_cycle_collector_as_it_found_it(tmp_path, capsys):
+    """measure and validate turn Python's cycle collector off while importing and freeze the
+    imported objects out of its scans (cli._imports_done); called in-process, every path back
+    leaves it on and nothing frozen: a measured mesh, and a bad input (exit 2)."""
+    import gc
+
+    for argv, code in ((["measure", ROOT / "tests" / "data" / "real" / "20mm-xyz-cube.stl", "--units", "mm", "--json"],
+                        0),
+                       (["measure", tmp_path / "missing.stl", "--units", "mm"], 2)):
+        assert main([str(a) for a in argv]) == code
+        assert gc.isenabled() and gc.get_freeze_count() == 0
+    capsys.readouterr()
+
+
 def test_measure_requires_units():
     r = run("measure", SAMPLES / "cranial-001" / "design.stl")
     assert r.returncode == 2

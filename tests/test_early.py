@@ -65,3 +65,54 @@ def test_leaving_it_ends_the_worker_and_the_threads(pierced):
     assert started.index.done()
     with pytest.raises(RuntimeError):  # a pool shut down takes no more work
         started.pool.submit(int)
+
+
+def test_the_workers_box_is_the_box_measured_here_bit_for_bit(pierced):
+    """The worker measures the oriented box (selfcheck_worker.box_extents) so the measuring
+    process does not: on public meshes, a CSG plate and an analytic plate, its extents are the
+    ones oriented_extents gives here, to the last bit, and its status line still follows."""
+    from threadpoolctl import threadpool_limits
+
+    from csg_shapes import cranial_plate
+    from conftest import ROOT
+    from pmd_envelope.measure.extents import oriented_extents
+    from pmd_envelope.mesh_io import load_mesh
+
+    real = ROOT / "tests" / "data" / "real"
+    meshes = [load_mesh(real / name, "mm") for name in ("plate_holes.STL", "round.stl", "teapot.stl", "tet.ply")]
+    meshes += [cranial_plate(rng=7)[0], pierced]
+    for mesh in meshes:
+        with threadpool_limits(limits=1, user_api="blas"):
+            here = tuple(float(x) for x in oriented_extents(mesh.vertices)[0])
+        check = SelfIntersectionCheck(mesh.vertices, mesh.faces, edges=False, box=True)
+        assert check.box_extents() == here
+        assert check.result()[2] in ("NoError", "NotManifold")
+
+
+def test_the_status_line_read_with_the_box_line_is_kept(pierced):
+    """Both lines may arrive in one read of the pipe (the worker done before the box is asked
+    for): the status past the box line is handed to result(), not lost."""
+    check = SelfIntersectionCheck(pierced.vertices, pierced.faces, edges=False, box=True)
+    check._proc.wait()  # the worker has written both lines and ended
+    assert check.box_extents() is not None
+    count, method, status = check.result()
+    alone = SelfIntersectionCheck(pierced.vertices, pierced.faces, edges=False).result()  # no box line
+    assert count is None and not method.startswith("not evaluated") and status == alone[2] == "NotManifold"
+
+
+def test_no_box_from_the_worker_means_it_is_measured_here(pierced, monkeypatch):
+    from pmd_envelope.measure import early
+
+    alone = measure_mesh(pierced, DEFAULT_SETTINGS)
+    monkeypatch.setattr(early.StartedMeasurement, "box_extents", lambda self: None)
+    here = measure_mesh(pierced, DEFAULT_SETTINGS)
+    assert [m.as_dict() for m in here.measurements] == [m.as_dict() for m in alone.measurements]
+    assert here.integrity == alone.integrity
+
+
+@pytest.mark.filterwarnings("ignore:Mean of empty slice", "ignore:invalid value encountered")
+def test_box_extents_gives_none_when_the_box_cannot_be_measured():
+    from pmd_envelope.selfcheck_worker import box_extents
+
+    assert box_extents(np.zeros((0, 3))) is None  # the caller then measures it and meets the error itself
+    assert box_extents(np.array([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 2.0, 0.0], [0.0, 0.0, 3.0]])) is not None

@@ -284,3 +284,30 @@ def _workers() -> list[int]:
             if b"pmd_envelope.selfcheck_worker" in cmd:
                 found.append(int(entry))
     return found
+
+
+def test_edges_embree_leaves_on_incident_faces_are_settled_in_float64(cap, monkeypatch):
+    """An edge ray lies in the planes of the two faces sharing its edge, so Embree can keep
+    meeting them (grazing hits); edges still unsettled after EDGE_RECASTS re-casts were counted
+    as crossing nothing. They now go to the float64 engine, which filters incident faces by id:
+    with no re-casts at all, the count is the same, and the float64 engine alone over every edge
+    agrees with it."""
+    from pmd_envelope import selfcheck_worker
+
+    v = np.vstack([cap.vertices, [[0.0, 0.0, -200.0], [0.0, 0.0, 200.0], [1.0, 0.0, 200.0]]])
+    n = len(cap.vertices)
+    pierced = np.vstack([cap.faces, [[n, n + 1, n + 2]]])
+    default = selfcheck_worker.edge_crossings(v, pierced)
+    settled = []
+    exact = selfcheck_worker._exact_crossings
+
+    def spy(v, f, p, q):
+        settled.append(len(p))
+        return exact(v, f, p, q)
+
+    monkeypatch.setattr(selfcheck_worker, "_exact_crossings", spy)
+    monkeypatch.setattr(selfcheck_worker, "EDGE_RECASTS", 0)
+    assert selfcheck_worker.edge_crossings(v, pierced) == default > 0
+    assert settled and settled[0] > 100  # most edges meet a face at their far end first
+    e = np.unique(np.sort(np.vstack([pierced[:, [0, 1]], pierced[:, [1, 2]], pierced[:, [2, 0]]]), axis=1), axis=0)
+    assert exact(v, pierced, e[:, 0], e[:, 1]) == default

@@ -51,8 +51,9 @@ def measure_mesh(mesh: MeshData, settings: Settings, *, expected_bodies: int | N
                  started: StartedMeasurement | None = None) -> MeshMeasurements:
     """Gate and measure a mesh.
 
-    The gate runs first; its unit-plausibility check is completed once the oriented box gives the
-    span (:func:`pmd_envelope.integrity.with_unit_check`). Thickness, holes and the anatomy fit need a closed, consistently wound mesh;
+    The gate runs first; its unit-plausibility check is completed once the oriented box (measured
+    by the self-intersection worker meanwhile) gives the span
+    (:func:`pmd_envelope.integrity.with_unit_check`). Thickness, holes and the anatomy fit need a closed, consistently wound mesh;
     on a mesh that fails those checks they are not measured (``thickness`` is None) rather than
     reported wrong.
 
@@ -99,8 +100,9 @@ def measure_mesh(mesh: MeshData, settings: Settings, *, expected_bodies: int | N
     #   Started after the gate, not before it (measured at 1M faces): the peak memory of a
     #   2M-face `measure` is lower (2037 MB -> 1661 MB when measured), and a mesh the gate finds
     #   open does not pay for a thickness it drops.
-    # The gate's unit check needs the span, so it is added once the oriented box is measured
-    # (with_unit_check). The float64 engine runs after the holes, as before.
+    # The oriented box (and trimesh's import, ~0.3-0.5 s) is measured by the worker process, off
+    # this process's GIL, before manifold3d's status; the gate's unit check needs the span, so it
+    # is added once the box is in (with_unit_check). The float64 engine runs after the holes.
     # BLAS runs on one thread here: its calls are small (3-column products, small fits), and
     # OpenBLAS's extra threads spin after each call, taking the core the worker and the ray
     # thread need (1M faces, measured: 1.1 s less CPU, 6.6-7.1 s -> 6.1-6.5 s; the same JSON).
@@ -111,15 +113,7 @@ def measure_mesh(mesh: MeshData, settings: Settings, *, expected_bodies: int | N
             and integrity.signed_volume > 0
         early = (started.pool.submit(lambda: ray_thickness(mesh, settings, caster=index.result()))
                  if closed and settings.ray_engine == "embree" else None)
-        box = measure_box(mesh)
-        # without an envelope the unit check still runs, on the default window for
-        # patient-matched devices (its basis is in Settings), and says which window it used
-        size, basis = ((plausible_size, "the envelope's plausible size") if plausible_size is not None
-                       else (settings.default_plausible_size_mm,
-                             "the default plausible size of a patient-matched device (no envelope given)"))
-        integrity = with_unit_check(integrity, box[0].value, size, units=mesh.units, size_basis=basis,
-                                    unit_size_slack=settings.unit_size_slack)
-        extents = box + measure_size_and_curvature(mesh, settings)
+        size_and_curvature = measure_size_and_curvature(mesh, settings)
         later = (measure_overhang(mesh, settings.build_direction, settings.overhang_angle_deg),)
         holes: list[Hole] = []
         if closed:
@@ -131,6 +125,16 @@ def measure_mesh(mesh: MeshData, settings: Settings, *, expected_bodies: int | N
             if family_parameters:
                 later += run_measurers(mesh, family_parameters, FamilyContext(
                     settings=settings, plan=MappingProxyType(dict(plan or {})), bodies=integrity.bodies))
+        # the box last: the worker measures it (StartedMeasurement.box_extents), here only if it gave none
+        box = measure_box(mesh, started.box_extents())
+        # without an envelope the unit check still runs, on the default window for
+        # patient-matched devices (its basis is in Settings), and says which window it used
+        size, basis = ((plausible_size, "the envelope's plausible size") if plausible_size is not None
+                       else (settings.default_plausible_size_mm,
+                             "the default plausible size of a patient-matched device (no envelope given)"))
+        integrity = with_unit_check(integrity, box[0].value, size, units=mesh.units, size_basis=basis,
+                                    unit_size_slack=settings.unit_size_slack)
+        extents = box + size_and_curvature
         thickness = None
         if closed:
             thickness = early.result() if early is not None else ray_thickness(mesh, settings)

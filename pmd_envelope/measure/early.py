@@ -1,8 +1,8 @@
 """The part of a mesh's measurement that needs no gate, started as soon as the mesh is read.
 
-Three things need only the mesh's arrays, not the gate's verdict: manifold3d's status (in the
-self-intersection worker process), the embree index (the ray thickness's, later), and on it the
-self-intersection check's edge rays. :func:`start_measurement` starts them; the caller then goes
+Four things need only the mesh's arrays, not the gate's verdict: in the self-intersection
+worker process, the oriented bounding box and then manifold3d's status; here, the embree index
+(the ray thickness's, later) and on it the self-intersection check's edge rays. :func:`start_measurement` starts them; the caller then goes
 on (importing and gating) while they run, and hands the started work to
 :func:`pmd_envelope.measure.core.measure_mesh`, which starts it itself when given none, so both
 paths run the same code.
@@ -39,10 +39,16 @@ class StartedMeasurement:
         self.mesh = mesh
         self.ray_offset_mm = settings.ray_offset_mm
         # the worker first: its feeder thread hands it the mesh while the index builds
-        self._check = SelfIntersectionCheck(mesh.vertices, mesh.faces, edges=False)
+        self._check = SelfIntersectionCheck(mesh.vertices, mesh.faces, edges=False, box=True)
         self.pool = ThreadPoolExecutor(max_workers=2)
         self.index: Future = self.pool.submit(EmbreeCaster, mesh.vertices, mesh.faces, settings.ray_offset_mm)
         self._edges: Future = self.pool.submit(lambda: edge_crossings(mesh.vertices, mesh.faces, self.index.result()))
+
+    def box_extents(self) -> tuple[float, float, float] | None:
+        """The oriented box's extents [mm] from the worker, waiting for them; None when it gave
+        none (it failed, or the check runs in this process): then measure the box here
+        (:meth:`pmd_envelope.integrity.SelfIntersectionCheck.box_extents`)."""
+        return self._check.box_extents()
 
     def self_check(self) -> tuple[int | None, str, str]:
         """The self-intersection check's ``(count or None, method or why not evaluated, manifold3d

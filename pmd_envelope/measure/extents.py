@@ -129,9 +129,13 @@ def measure_extents(mesh: MeshData, settings: Settings = DEFAULT_SETTINGS) -> tu
     return measure_box(mesh) + measure_size_and_curvature(mesh, settings)
 
 
-def measure_box(mesh: MeshData) -> tuple[Measurement, ...]:
-    """Span, extent_mid and extent_min: the oriented bounding box (:func:`oriented_extents`)."""
-    ext, _ = oriented_extents(mesh.vertices)
+def measure_box(mesh: MeshData, extents: tuple[float, float, float] | None = None) -> tuple[Measurement, ...]:
+    """Span, extent_mid and extent_min: the oriented bounding box (:func:`oriented_extents`).
+
+    ``extents`` [mm], descending, when :func:`oriented_extents` of these vertices was already
+    computed (by the self-intersection worker: :func:`pmd_envelope.selfcheck_worker.box_extents`).
+    """
+    ext = oriented_extents(mesh.vertices)[0] if extents is None else extents
     obb = ("minimum-volume oriented bounding box: exact minimum-area rectangle about each principal axis of the "
            "convex hull and about trimesh's oriented_bounds directions")
     return (
