@@ -139,3 +139,30 @@ def test_every_subcommand_has_help_and_is_in_readme():
         assert f"pmd-envelope {' '.join(path)}" in readme, f"README does not document {' '.join(path)}"
     r = run("--help")
     assert r.returncode == 0 and "exit codes" in r.stdout
+
+
+def test_process_entry_ends_without_teardown_but_runs_exit_handlers_and_joins_threads(tmp_path):
+    """cli.run (the script and python -m) ends the process with main's exit code and without
+    Python's teardown of the imported modules, after the atexit handlers; a thread main left
+    running (none does) is waited for by the ordinary exit instead."""
+    program = (
+        "import atexit, pathlib, sys, threading, time\n"
+        "import pmd_envelope.cli as cli\n"
+        "out = pathlib.Path(sys.argv[1])\n"
+        "def fake_main():\n"
+        "    atexit.register(lambda: (out / 'atexit').write_text('ran'))\n"
+        "    if sys.argv[2] == 'thread':\n"
+        "        threading.Thread(target=lambda: (time.sleep(0.3), (out / 'thread').write_text('done'))).start()\n"
+        "    print('printed')\n"
+        "    return 3\n"
+        "cli.main = fake_main\n"
+        "cli.run()\n"
+        "(out / 'after').write_text('run() returned')\n")
+    for how in ("plain", "thread"):
+        folder = tmp_path / how
+        folder.mkdir()
+        r = subprocess.run([sys.executable, "-c", program, str(folder), how], capture_output=True, text=True,
+                           env=dict(os.environ, PYTHONPATH=str(ROOT)))
+        assert r.returncode == 3 and r.stdout == "printed\n" and r.stderr == "", (how, r.stderr)
+        assert (folder / "atexit").read_text() == "ran" and not (folder / "after").exists()
+        assert (folder / "thread").exists() == (how == "thread")
