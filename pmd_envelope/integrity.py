@@ -22,8 +22,6 @@ import time
 from dataclasses import dataclass, replace
 
 import numpy as np
-from scipy.sparse import coo_matrix
-from scipy.sparse.csgraph import connected_components
 
 from pmd_envelope.geometry import MeshData, count_bodies, mesh_edges, mesh_face_geometry, mesh_signed_volume
 from pmd_envelope.selfcheck_worker import start_worker
@@ -168,6 +166,9 @@ _WALK_ROUNDS = 32
 
 def _fans_by_graph(a: np.ndarray, b: np.ndarray, n: int, order: np.ndarray, k: np.ndarray) -> int:
     """:func:`nonmanifold_vertex_count` of any mesh: connected components of the corner graph."""
+    from scipy.sparse import coo_matrix  # deferred, as in geometry.count_bodies
+    from scipy.sparse.csgraph import connected_components
+
     corner_a = np.arange(len(a))
     corner_b = (corner_a // 3) * 3 + (corner_a % 3 + 1) % 3
     # consecutive half-edges on the same undirected edge are joined (a chain for edges shared by
