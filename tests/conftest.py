@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -13,6 +14,15 @@ SAMPLES = ROOT / "sample_scans"
 CRANIAL_ENVELOPE = ENVELOPES / "cranial-plate-ti64-lpbf" / "1.0.0.toml"
 #: Public meshes no one here made (trimesh repository, MIT): see tests/data/real/README.md
 REAL_MESHES = ROOT / "tests" / "data" / "real"
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id exists (a zombie not yet reaped counts)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 

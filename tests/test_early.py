@@ -3,12 +3,12 @@ as measure_mesh starting it itself, never on another mesh, nothing left running.
 
 from __future__ import annotations
 
-import os
 from dataclasses import replace
 
 import numpy as np
 import pytest
 
+from conftest import ROOT, process_alive
 from pmd_envelope.integrity import SELF_CHECK_METHOD_HERE, SelfIntersectionCheck
 from pmd_envelope.measure.core import measure_mesh
 from pmd_envelope.measure.early import start_measurement
@@ -26,14 +26,6 @@ def pierced():
     n = len(cap.vertices)
     v = np.vstack([cap.vertices, [[0.0, 0.0, -200.0], [0.0, 0.0, 200.0], [1.0, 0.0, 200.0]]])
     return mesh_from_arrays(v, np.vstack([cap.faces, [[n, n + 1, n + 2]]]))
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def test_started_ahead_gives_what_measure_mesh_gives_alone(pierced):
@@ -60,8 +52,8 @@ def test_started_on_another_mesh_or_offset_is_refused(pierced):
 def test_leaving_it_ends_the_worker_and_the_threads(pierced):
     with start_measurement(pierced, DEFAULT_SETTINGS) as started:
         pid = started._check.pid
-        assert pid is not None and _alive(pid)
-    assert not _alive(pid)  # killed and reaped
+        assert pid is not None and process_alive(pid)
+    assert not process_alive(pid)  # killed and reaped
     assert started.index.done()
     with pytest.raises(RuntimeError):  # a pool shut down takes no more work
         started.pool.submit(int)
@@ -74,7 +66,6 @@ def test_the_workers_box_is_the_box_measured_here_bit_for_bit(pierced):
     from threadpoolctl import threadpool_limits
 
     from csg_shapes import cranial_plate
-    from conftest import ROOT
     from pmd_envelope.measure.extents import oriented_extents
     from pmd_envelope.mesh_io import load_mesh
 

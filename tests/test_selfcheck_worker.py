@@ -13,7 +13,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from conftest import ROOT, SAMPLES
+from conftest import ROOT, SAMPLES, process_alive
 from pmd_envelope.integrity import SelfIntersectionCheck, check_integrity, with_self_check
 from pmd_envelope.shapes import cap_half_angle_for_span, spherical_cap_plate
 
@@ -36,14 +36,6 @@ def _env():
 @pytest.fixture(scope="module")
 def cap():
     return spherical_cap_plate(80.0, 2.0, cap_half_angle_for_span(80.0, 2.0, 100.0), rings=12, segments=48)
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return True
 
 
 def test_validate_from_a_script_without_main_guard(tmp_path):
@@ -100,13 +92,13 @@ def test_timed_out_worker_is_killed(cap):
     pid = check.pid
     count, method, _ = check.result()
     assert count is None and method == "not evaluated: the worker did not finish within 0.01 s and was killed"
-    assert not _alive(pid)
+    assert not process_alive(pid)
 
 
 def test_context_exit_kills_a_running_worker(cap):
     with SelfIntersectionCheck(cap.vertices, cap.faces) as check:
         pid = check.pid
-    assert not _alive(pid)
+    assert not process_alive(pid)
 
 
 def test_skipped_check_leaves_the_gate_indeterminate(cap):
@@ -257,7 +249,7 @@ def test_prestarted_worker_never_given_a_mesh_ends_quietly(tmp_path):
         run = subprocess.run([sys.executable, str(script), how], capture_output=True, text=True, env=_env(),
                              timeout=120)
         pid = int(run.stdout.split()[0])
-        assert not _alive(pid), how
+        assert not process_alive(pid), how
         assert run.stderr == ""
     assert run.returncode == 0 and run.stdout.split()[1] == "0"
 
