@@ -261,8 +261,8 @@ class EmbreeCaster:
                 break
         if len(todo):  # still on incident faces after max_recasts: report a miss, not a guess
             t_total[todo] = np.inf
-        if unresolved is not None:
-            unresolved.append(todo if todo is not None else np.zeros(0, dtype=np.int64))
+        if unresolved is not None:  # the loop ran at least once, so todo is an array here
+            unresolved.append(todo)
         return t_total, face
 
 

@@ -247,7 +247,8 @@ def start_worker(box_ahead: bool = False) -> subprocess.Popen:
     # putting the working folder ahead of it (a folder holding another pmd_envelope, tested)
     root = str(Path(__file__).resolve().parent.parent)
     path = [root] + [p for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
-    return subprocess.Popen([sys.executable, "-P", "-m", "pmd_envelope.selfcheck_worker"] + ([BOX_AHEAD] if box_ahead else []),
+    argv = [sys.executable, "-P", "-m", "pmd_envelope.selfcheck_worker"] + ([BOX_AHEAD] if box_ahead else [])
+    return subprocess.Popen(argv,
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             env=dict(os.environ, PYTHONPATH=os.pathsep.join(path)))
 
@@ -333,7 +334,7 @@ def exit_now(code: int) -> None:
             stream.flush()
         except (OSError, ValueError):  # a reader that went away: nothing more to deliver
             pass
-    atexit._run_exitfuncs()
+    atexit._run_exitfuncs()  # CPython's own call for its exit handlers: no public one runs them
     os._exit(code)
 
 

@@ -53,9 +53,9 @@ def measure_mesh(mesh: MeshData, settings: Settings, *, expected_bodies: int | N
 
     The gate runs first; its unit-plausibility check is completed once the oriented box (measured
     by the self-intersection worker meanwhile) gives the span
-    (:func:`pmd_envelope.integrity.with_unit_check`). Thickness, holes and the anatomy fit need a closed, consistently wound mesh;
-    on a mesh that fails those checks they are not measured (``thickness`` is None) rather than
-    reported wrong.
+    (:func:`pmd_envelope.integrity.with_unit_check`). Thickness, holes and the anatomy fit need a
+    closed, consistently wound mesh; on a mesh that fails those checks they are not measured
+    (``thickness`` is None) rather than reported wrong.
 
     Parameters
     ----------

@@ -2,14 +2,14 @@
 
 Four things need only the mesh's arrays, not the gate's verdict: in the self-intersection
 worker process, the oriented bounding box and then manifold3d's status; here, the embree index
-(the ray thickness's, later) and on it the self-intersection check's edge rays. :func:`start_measurement` starts them; the caller then goes
-on (importing and gating) while they run, and hands the started work to
-:func:`pmd_envelope.measure.core.measure_mesh`, which starts it itself when given none, so both
-paths run the same code.
+(the ray thickness's, later) and on it the self-intersection check's edge rays.
+:func:`start_measurement` starts them; the caller then goes on (importing and gating) while
+they run, and hands the started work to :func:`pmd_envelope.measure.core.measure_mesh`, which
+starts it itself when given none, so both paths run the same code.
 
 This module imports only what the read needs already and the ray casters, so a caller can read a
 mesh, start this, and only then import the rest of the measurement: the CLI does, so the index
-build and the worker's manifold3d status run on the core its imports leave idle (1M faces,
+build and the worker's start on the mesh run on the core its imports leave idle (1M faces,
 alternating runs: see README, Measurement benchmark).
 """
 
