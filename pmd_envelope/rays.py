@@ -195,6 +195,7 @@ class EmbreeCaster:
     engine = "embree-float32"
 
     def __init__(self, vertices: np.ndarray, faces: np.ndarray, recast_step: float):
+        self.vertices = vertices  # float64, for the rays only the float64 engine can settle
         self.faces = faces
         self.shift = vertices.min(axis=0)
         shifted = (vertices - self.shift).astype(np.float32)
@@ -212,17 +213,18 @@ class EmbreeCaster:
         return other
 
     def first_hit(self, origins: np.ndarray, directions: np.ndarray, incident, max_recasts: int = 4,
-                  t_max: np.ndarray | None = None, unresolved: list | None = None):
+                  t_max: np.ndarray | None = None, settle: bool = False, slack: float = 0.0):
         """First hit of each ray not on a face incident to its origin.
 
         ``incident(ray_ids, face_ids) -> bool array`` says whether a hit face is incident to the
         ray's start point; ``t_max`` [mm] optionally bounds each ray. The first cast starts
         ``recast_step`` along each ray (module notes). Returns ``(t [mm] from the true origin,
         inf on a miss; face id, -1)``. A ray still on incident faces after ``max_recasts``
-        re-casts is reported as a miss; pass a list as ``unresolved`` to have the ids of those
-        rays appended to it (an int array), so the caller can settle them another way. Safe to
-        call from several threads at once (the scene is committed when the caster is made, and
-        embreex releases the GIL while Embree traverses it).
+        re-casts is reported as a miss, unless ``settle``: then it is cast again by the float64
+        engine (:meth:`settled`, with :func:`moller_trumbore`'s ``slack``), which excludes
+        incident faces by id, so no ray is read as a miss unlooked. Safe to call from several
+        threads at once (the scene is committed when the caster is made, and embreex releases
+        the GIL while Embree traverses it).
         """
         n = len(origins)
         step = self.recast_step
@@ -259,11 +261,28 @@ class EmbreeCaster:
             o[todo] = o[todo] + d[todo] * walked[:, None].astype(np.float32)
             if len(todo) == 0:
                 break
-        if len(todo):  # still on incident faces after max_recasts: report a miss, not a guess
+        if len(todo) and settle:  # the loop ran at least once, so todo is an array here
+            t_total[todo], face[todo] = self.settled(origins[todo], directions[todo],
+                                                     lambda ray, hit: incident(todo[ray], hit),
+                                                     None if t_max is None else t_max[todo], slack)
+        elif len(todo):  # still on incident faces after max_recasts: report a miss, not a guess
             t_total[todo] = np.inf
-        if unresolved is not None:  # the loop ran at least once, so todo is an array here
-            unresolved.append(todo)
         return t_total, face
+
+    def settled(self, origins: np.ndarray, directions: np.ndarray, incident, t_max: np.ndarray | None,
+                slack: float) -> tuple[np.ndarray, np.ndarray]:
+        """First hits of the few rays :meth:`first_hit` could not settle, by the float64 engine.
+
+        Bounded rays (``t_max``) get an index of only the faces near their segments
+        (:class:`FaceGrid`, a superset of those the segments can meet); unbounded ones an index
+        of the whole mesh (~1 s at 1M faces: none were left on the plates measured).
+        """
+        if t_max is None:
+            return ExactCaster(self.vertices, self.faces).first_hit(origins, directions, incident, slack=slack)
+        lo, hi = ExactCaster.segment_boxes(origins, directions, np.zeros(len(origins)), t_max)
+        near = FaceGrid(self.vertices, self.faces, size=float((hi - lo).max())).near(lo, hi)
+        return ExactCaster(self.vertices, self.faces, only=near).first_hit(origins, directions, incident,
+                                                                             t_max=t_max, slack=slack)
 
 
 def face_boxes(vertices: np.ndarray, faces: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

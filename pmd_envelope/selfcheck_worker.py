@@ -114,7 +114,7 @@ EDGE_CHUNK = 1 << 18
 #: along it (grazing hits): at 1M faces ~20 % of the edges need a re-cast, and each round keeps
 #: about a fifth of the last; after 4 rounds ~0.3 % were left, which counted as crossing nothing
 #: though nothing had been looked at past their last hit. The rounds cost little (their rays are
-#: few), and the edges still left after them are settled in float64 (:func:`edge_crossings`).
+#: few), and the edges still left after them are settled in float64 (``first_hit(settle=True)``).
 EDGE_RECASTS = 16
 
 
@@ -150,7 +150,6 @@ def edge_crossings(v: np.ndarray, f: np.ndarray, caster=None) -> int:
     del key
     caster = EmbreeCaster(v, f, recast_step=0.0) if caster is None else caster.with_step(0.0)
     confirmed = 0
-    left_p, left_q = [], []  # edges Embree left on incident faces after EDGE_RECASTS re-casts
     for start in range(0, len(e0), EDGE_CHUNK):
         p, q = e0[start:start + EDGE_CHUNK], e1[start:start + EDGE_CHUNK]
         va = v[p]
@@ -168,45 +167,12 @@ def edge_crossings(v: np.ndarray, f: np.ndarray, caster=None) -> int:
             ff = f[face]
             return (ff == p[ray, None]).any(axis=1) | (ff == q[ray, None]).any(axis=1)
 
-        unresolved: list = []
-        t, hit = caster.first_hit(va, d, incident, max_recasts=EDGE_RECASTS, t_max=length, unresolved=unresolved)
+        t, hit = caster.first_hit(va, d, incident, max_recasts=EDGE_RECASTS, t_max=length, settle=True)
         cand = np.flatnonzero((hit >= 0) & (t < length))
         tri = v[f[hit[cand]]]
         t64 = moller_trumbore(va[cand], d[cand], tri[:, 0], tri[:, 1], tri[:, 2])
         confirmed += int(((t64 > 0) & (t64 < length[cand])).sum())
-        left_p.append(p[unresolved[0]])
-        left_q.append(q[unresolved[0]])
-    p, q = (np.concatenate(left_p), np.concatenate(left_q)) if left_p else (np.zeros(0, np.int64),) * 2
-    if len(p):
-        confirmed += _exact_crossings(v, f, p, q)
     return confirmed
-
-
-def _exact_crossings(v: np.ndarray, f: np.ndarray, p: np.ndarray, q: np.ndarray) -> int:
-    """Edges (p, q) that pierce a face not incident to them, by the float64 engine alone.
-
-    For the few edges Embree could not settle (:data:`EDGE_RECASTS`): the exact engine filters
-    the incident faces by id, so grazing hits on them cannot hide a crossing. Its index holds
-    only the faces near these edges (:class:`pmd_envelope.rays.FaceGrid`, a superset of those
-    their segments can meet).
-    """
-    import numpy as np
-
-    from pmd_envelope.rays import ExactCaster, FaceGrid
-
-    va = v[p]
-    d = v[q] - va
-    length = np.linalg.norm(d, axis=1)
-    d /= length[:, None]  # no zero lengths here: those edges were never cast
-    lo, hi = np.minimum(va, v[q]), np.maximum(va, v[q])
-    near = FaceGrid(v, f, size=float((hi - lo).max())).near(lo, hi)
-
-    def incident(ray, face):
-        ff = f[face]
-        return (ff == p[ray, None]).any(axis=1) | (ff == q[ray, None]).any(axis=1)
-
-    t, hit = ExactCaster(v, f, only=near).first_hit(va, d, incident, t_max=length)
-    return int(((hit >= 0) & (t > 0) & (t < length)).sum())
 
 
 def manifold_status(v: np.ndarray, f: np.ndarray) -> str:

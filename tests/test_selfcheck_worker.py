@@ -281,25 +281,35 @@ def _workers() -> list[int]:
 def test_edges_embree_leaves_on_incident_faces_are_settled_in_float64(cap, monkeypatch):
     """An edge ray lies in the planes of the two faces sharing its edge, so Embree can keep
     meeting them (grazing hits); edges still unsettled after EDGE_RECASTS re-casts were counted
-    as crossing nothing. They now go to the float64 engine, which filters incident faces by id:
-    with no re-casts at all, the count is the same, and the float64 engine alone over every edge
-    agrees with it."""
+    as crossing nothing. They now go to the float64 engine (first_hit(settle=True)), which
+    filters incident faces by id: with no re-casts at all, the count is the same, and the
+    float64 engine alone over every edge agrees with it."""
     from pmd_envelope import selfcheck_worker
+    from pmd_envelope.rays import EmbreeCaster
 
     v = np.vstack([cap.vertices, [[0.0, 0.0, -200.0], [0.0, 0.0, 200.0], [1.0, 0.0, 200.0]]])
     n = len(cap.vertices)
     pierced = np.vstack([cap.faces, [[n, n + 1, n + 2]]])
     default = selfcheck_worker.edge_crossings(v, pierced)
     settled = []
-    exact = selfcheck_worker._exact_crossings
+    exact = EmbreeCaster.settled
 
-    def spy(v, f, p, q):
-        settled.append(len(p))
-        return exact(v, f, p, q)
+    def spy(self, origins, *args):
+        settled.append(len(origins))
+        return exact(self, origins, *args)
 
-    monkeypatch.setattr(selfcheck_worker, "_exact_crossings", spy)
+    monkeypatch.setattr(EmbreeCaster, "settled", spy)
     monkeypatch.setattr(selfcheck_worker, "EDGE_RECASTS", 0)
     assert selfcheck_worker.edge_crossings(v, pierced) == default > 0
     assert settled and settled[0] > 100  # most edges meet a face at their far end first
     e = np.unique(np.sort(np.vstack([pierced[:, [0, 1]], pierced[:, [1, 2]], pierced[:, [2, 0]]]), axis=1), axis=0)
-    assert exact(v, pierced, e[:, 0], e[:, 1]) == default
+    va, d = v[e[:, 0]], v[e[:, 1]] - v[e[:, 0]]
+    length = np.linalg.norm(d, axis=1)
+    d /= length[:, None]
+
+    def incident(ray, face):
+        ff = pierced[face]
+        return (ff == e[ray, 0, None]).any(axis=1) | (ff == e[ray, 1, None]).any(axis=1)
+
+    t, hit = exact(EmbreeCaster(v, pierced, 0.0), va, d, incident, length, 0.0)  # float64 over every edge
+    assert int(((hit >= 0) & (t > 0) & (t < length)).sum()) == default

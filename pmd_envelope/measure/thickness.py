@@ -137,28 +137,6 @@ def vertex_pseudonormals(mesh: MeshData) -> np.ndarray:
     return out
 
 
-#: Re-casts of an embree thickness ray past faces at its start (:meth:`EmbreeCaster.first_hit`);
-#: a ray still on them after these is cast again by the float64 engine (:func:`_embree_first_hits`).
-THICKNESS_RECASTS = 4
-
-
-def _embree_first_hits(mesh: MeshData, caster, origins, directions, incident, slack: float = 0.0):
-    """First hits by embree; a ray embree still finds on a face at its start after
-    :data:`THICKNESS_RECASTS` re-casts is cast again by the float64 engine, which excludes those
-    faces by id, instead of being read as a miss (which would drop its face from the wall
-    statistics unlooked). None were left on the plates measured (a 1M-face cap, the cranial
-    sample, a public CAD plate); when some are, the float64 index of the whole mesh is built for
-    them (~1 s at 1M faces)."""
-    unresolved: list = []
-    t, hit = caster.first_hit(origins, directions, incident, max_recasts=THICKNESS_RECASTS, unresolved=unresolved)
-    left = unresolved[0]
-    if len(left):
-        exact = ExactCaster(mesh.vertices, mesh.faces)
-        t[left], hit[left] = exact.first_hit(origins[left], directions[left],
-                                             lambda ray, face: incident(left[ray], face), slack=slack)
-    return t, hit
-
-
 def face_rays(mesh: MeshData) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Centroids, inward unit normals, areas and the valid (non-degenerate) mask of each face."""
     normals, areas = mesh_face_geometry(mesh)
@@ -186,7 +164,9 @@ def cast_face_rays(mesh: MeshData, settings: Settings, engine: str | None = None
     if engine == "embree":
         if caster is None:
             caster = EmbreeCaster(mesh.vertices, mesh.faces, settings.ray_offset_mm)
-        return _embree_first_hits(mesh, caster, centroids[ids], inward[ids], incident)
+        # settle: a ray still on its start face after the re-casts is cast in float64, not read
+        # as a miss that drops its face from the statistics unlooked (none left on real plates)
+        return caster.first_hit(centroids[ids], inward[ids], incident, settle=True)
     caster = caster if caster is not None else ExactCaster(mesh.vertices, mesh.faces)
     return caster.first_hit(centroids[ids], inward[ids], incident, t_max=t_max)
 
@@ -397,7 +377,7 @@ def vertex_ray_thickness(mesh: MeshData, settings: Settings, engine: str | None 
     if isinstance(caster, ExactCaster):
         t, hit = caster.first_hit(v[ids], direction[ids], incident, slack=_VERTEX_RAY_SLACK)
     else:  # embree's intersection test is watertight at shared edges and vertices
-        t, hit = _embree_first_hits(mesh, caster, v[ids], direction[ids], incident, slack=_VERTEX_RAY_SLACK)
+        t, hit = caster.first_hit(v[ids], direction[ids], incident, settle=True, slack=_VERTEX_RAY_SLACK)
     per_vertex = np.full(len(v), np.inf)
     hit_face = np.full(len(v), -1, dtype=np.int64)
     per_vertex[ids] = t
